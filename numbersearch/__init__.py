@@ -1,0 +1,1 @@
+"""numbersearch: Twilio's phone-number catalogue in a local SQL database."""

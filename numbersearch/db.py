@@ -1,0 +1,135 @@
+"""Engines from DATABASE_URL, schema creation on first use, and the one write path: batched upserts."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection, Engine, make_url
+from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+from sqlmodel import SQLModel
+
+from . import models  # noqa: F401  (registers the tables on SQLModel.metadata)
+from .config import Settings, get_settings
+from .errors import DatabaseError
+
+log = logging.getLogger(__name__)
+
+UPSERT_BATCH = 500
+
+_engines: dict[str, Engine] = {}
+_engines_lock = threading.Lock()
+
+
+def safe_url(url: str) -> str:
+    """The URL with any password masked, for messages."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return "<unparseable DATABASE_URL>"
+
+
+def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    # WAL lets readers (API, dashboard) read while a sync writes; busy_timeout waits out short write locks.
+    cursor = dbapi_conn.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
+def _build_engine(url: str) -> Engine:
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise DatabaseError(f"DATABASE_URL is not a database URL: {url!r}") from None
+    if parsed.get_backend_name() == "sqlite":
+        database = parsed.database or ""
+        if database not in ("", ":memory:") and not Path(database).parent.exists():
+            raise DatabaseError(f"cannot open database {safe_url(url)}: folder {Path(database).parent} does not exist")
+        engine = sa.create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        sa.event.listen(engine, "connect", _sqlite_pragmas)
+        return engine
+    try:
+        return sa.create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
+    except (ArgumentError, ImportError, SQLAlchemyError) as exc:
+        raise DatabaseError(f"cannot open database {safe_url(url)}: {exc}") from None
+
+
+def describe_db_error(url: str, exc: BaseException) -> str:
+    """One line naming the database (password hidden) and the driver's first line of complaint."""
+    reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return f"cannot open database {safe_url(url)}: {reason}"
+
+
+def make_engine(url: str) -> Engine:
+    """A new engine for `url` with the schema created; DatabaseError (one clear line) when it cannot open."""
+    engine = _build_engine(url)
+    try:
+        SQLModel.metadata.create_all(engine)
+    except SQLAlchemyError as exc:
+        engine.dispose()
+        raise DatabaseError(describe_db_error(url, exc)) from None
+    return engine
+
+
+def get_engine(settings: Settings | None = None) -> Engine:
+    """The process-wide engine for the settings' DATABASE_URL, made on first use."""
+    url = (settings or get_settings()).database_url
+    with _engines_lock:
+        engine = _engines.get(url)
+        if engine is None:
+            engine = _engines[url] = make_engine(url)
+        return engine
+
+
+def resolve_engine(engine: Engine | None = None, settings: Settings | None = None) -> Engine:
+    """The engine a library call should use: the one given, else the settings' cached one."""
+    return engine if engine is not None else get_engine(settings)
+
+
+def dispose_engines() -> None:
+    """Close every cached engine (tests and shutdown)."""
+    with _engines_lock:
+        for engine in _engines.values():
+            engine.dispose()
+        _engines.clear()
+
+
+def _insert_for(conn: Connection, table: sa.Table) -> Any:
+    dialect = conn.dialect.name
+    if dialect == "postgresql":
+        return postgresql.insert(table)
+    if dialect == "sqlite":
+        return sqlite.insert(table)
+    raise DatabaseError(f"unsupported database dialect {dialect!r}: use SQLite or PostgreSQL")
+
+
+def upsert(
+    conn: Connection,
+    table: sa.Table,
+    rows: Iterable[Mapping[str, Any]],
+    index_elements: Sequence[str],
+    batch_size: int = UPSERT_BATCH,
+) -> int:
+    """INSERT … ON CONFLICT (index_elements) DO UPDATE every other column, in batches; returns rows sent."""
+    stmt = _insert_for(conn, table)
+    updates = {c.name: stmt.excluded[c.name] for c in table.columns if c.name not in index_elements}
+    stmt = stmt.on_conflict_do_update(index_elements=list(index_elements), set_=updates)
+    batch: list[Mapping[str, Any]] = []
+    sent = 0
+    for row in rows:
+        batch.append(row)
+        if len(batch) >= batch_size:
+            conn.execute(stmt, batch)
+            sent += len(batch)
+            batch = []
+    if batch:
+        conn.execute(stmt, batch)
+        sent += len(batch)
+    return sent

@@ -1,0 +1,69 @@
+"""Engines, schema creation and the batched upsert on both dialects."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import sqlalchemy as sa
+
+from numbersearch.db import make_engine, safe_url, upsert
+from numbersearch.errors import DatabaseError
+from numbersearch.models import Regulation, SyncJob
+
+
+def _regulation(sid: str, name: str, when: datetime) -> dict:
+    return {
+        "sid": sid,
+        "friendly_name": name,
+        "iso_country": "DE",
+        "number_type": "local",
+        "end_user_type": "business",
+        "requirements": {"end_user": [{"name": "Business"}], "supporting_document": [[]]},
+        "url": f"https://numbers.example/v2/RegulatoryCompliance/Regulations/{sid}",
+        "last_updated": when,
+    }
+
+
+def test_upsert_inserts_then_updates(database_url: str) -> None:
+    engine = make_engine(database_url)
+    t0 = datetime(2026, 1, 1, tzinfo=UTC)
+    rows = [_regulation(f"RN{i:032x}", f"Germany {i}", t0) for i in range(1203)]
+    with engine.begin() as conn:
+        assert upsert(conn, Regulation.__table__, rows, ["sid"]) == 1203
+    changed = [_regulation(r["sid"], r["friendly_name"] + " v2", t0 + timedelta(days=1)) for r in rows[:5]]
+    with engine.begin() as conn:
+        upsert(conn, Regulation.__table__, changed, ["sid"])
+        stored = conn.execute(sa.select(Regulation.__table__).order_by(Regulation.__table__.c.sid)).mappings().all()
+    assert len(stored) == 1203
+    assert stored[0]["friendly_name"] == "Germany 0 v2"
+    assert stored[0]["last_updated"] == t0 + timedelta(days=1)
+    assert stored[0]["requirements"] == rows[0]["requirements"]
+    assert stored[6]["friendly_name"] == "Germany 6"
+    engine.dispose()
+
+
+def test_one_active_job_per_type_is_enforced_by_the_database(database_url: str) -> None:
+    engine = make_engine(database_url)
+    now = datetime.now(UTC)
+    table = SyncJob.__table__
+    with engine.begin() as conn:
+        conn.execute(sa.insert(table).values(job_id="a", sync_type="regulations", status="in_progress", created_at=now))
+        conn.execute(sa.insert(table).values(job_id="b", sync_type="number_types", status="pending", created_at=now))
+        conn.execute(sa.insert(table).values(job_id="c", sync_type="regulations", status="failed", created_at=now))
+    with pytest.raises(sa.exc.IntegrityError), engine.begin() as conn:
+        conn.execute(sa.insert(table).values(job_id="d", sync_type="regulations", status="pending", created_at=now))
+    engine.dispose()
+
+
+def test_unopenable_databases_give_one_clear_line() -> None:
+    with pytest.raises(DatabaseError, match="does not exist"):
+        make_engine("sqlite:////no/such/folder/x.db")
+    with pytest.raises(DatabaseError, match=r"cannot open database postgresql\+psycopg://u:\*\*\*@127.0.0.1:1/x"):
+        make_engine("postgresql+psycopg://u:pw-secret@127.0.0.1:1/x")
+    with pytest.raises(DatabaseError, match="not a database URL"):
+        make_engine("definitely not a url")
+
+
+def test_safe_url_hides_the_password() -> None:
+    assert "pw-secret" not in safe_url("postgresql+psycopg://u:pw-secret@db/x")
