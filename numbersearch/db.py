@@ -63,7 +63,8 @@ def _build_engine(url: str) -> Engine:
 
 def describe_db_error(url: str, exc: BaseException) -> str:
     """One line naming the database (password hidden) and the driver's first line of complaint."""
-    reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    text = str(getattr(exc, "orig", None) or exc).strip()
+    reason = text.splitlines()[0] if text else type(exc).__name__
     return f"cannot open database {safe_url(url)}: {reason}"
 
 

@@ -33,7 +33,7 @@ def test_missing_credentials_are_named_only_when_needed() -> None:
     s = get_settings()  # building settings never needs credentials
     with pytest.raises(ConfigError, match="TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN are not set"):
         s.require_credentials()
-    with pytest.raises(ConfigError, match="^TWILIO_AUTH_TOKEN is not set"):
+    with pytest.raises(ConfigError, match=r"^TWILIO_AUTH_TOKEN is not set"):
         get_settings(twilio_account_sid="AC1").require_credentials()
 
 
