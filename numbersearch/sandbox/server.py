@@ -1,0 +1,55 @@
+"""Serve a sandbox app on loopback with uvicorn in a background thread."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+from .app import SandboxApp
+
+READY_TIMEOUT = 10.0
+
+
+@dataclass(frozen=True)
+class RunningSandbox:
+    """A sandbox being served: `base_url` is "http://HOST:PORT", usable for both Twilio hosts."""
+
+    base_url: str
+    port: int
+    app: SandboxApp
+
+
+@contextmanager
+def serve_sandbox(app: SandboxApp, host: str = "127.0.0.1", port: int = 0) -> Iterator[RunningSandbox]:
+    """Serve `app` until the block ends; it answers requests as soon as this returns."""
+    import uvicorn
+
+    # Binding here (not in uvicorn) makes port=0 usable: the real port is known before the thread starts.
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    bound_port = sock.getsockname()[1]
+    config = uvicorn.Config(app, log_level="warning", lifespan="off", access_log=False)
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name="sandbox", daemon=True)
+    thread.start()
+    try:
+        _wait_until_started(server, thread)
+        url_host = f"[{host}]" if ":" in host else host
+        yield RunningSandbox(base_url=f"http://{url_host}:{bound_port}", port=bound_port, app=app)
+    finally:
+        server.should_exit = True
+        thread.join(timeout=READY_TIMEOUT)
+        sock.close()
+
+
+def _wait_until_started(server: object, thread: threading.Thread) -> None:
+    deadline = time.monotonic() + READY_TIMEOUT
+    while not getattr(server, "started", False):
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError("the sandbox server did not start")
+        time.sleep(0.005)
