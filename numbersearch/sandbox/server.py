@@ -29,7 +29,10 @@ def serve_sandbox(app: SandboxApp, host: str = "127.0.0.1", port: int = 0) -> It
     import uvicorn
 
     # Binding here (not in uvicorn) makes port=0 usable: the real port is known before the thread starts.
-    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
+    # IPPROTO_TCP must be explicit: with protocol 0 asyncio leaves Nagle on for accepted connections,
+    # which adds ~40 ms to every keep-alive request (delayed ACKs).
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((host, port))
     bound_port = sock.getsockname()[1]
