@@ -50,20 +50,603 @@ def async_command(func: Callable[..., Any]) -> Callable[..., Any]:
 
 # --- section: sandbox (issue 2) ---
 
+_FAULT_KINDS = {"429": "rate_429", "5xx": "rate_5xx", "malformed": "rate_malformed", "slow": "rate_slow"}
+
+
+def _parse_faults(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> dict[str, float]:
+    """`--fault KIND=RATE` pairs (KIND one of 429, 5xx, malformed, slow; RATE in 0-1) as option names."""
+    rates: dict[str, float] = {}
+    for value in values:
+        kind, sep, rate = value.partition("=")
+        try:
+            number = float(rate)
+        except ValueError:
+            number = -1.0
+        if not sep or kind not in _FAULT_KINDS or not 0.0 <= number <= 1.0:
+            raise click.BadParameter(
+                f"{value!r}: use KIND=RATE with KIND one of {', '.join(_FAULT_KINDS)} and RATE between 0 and 1",
+                ctx=ctx,
+                param=param,
+            )
+        rates[_FAULT_KINDS[kind]] = number
+    return rates
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
+@click.option("--port", default=8765, show_default=True, type=click.IntRange(0, 65535))
+@click.option("--latency-ms", default=0.0, type=click.FloatRange(min=0), help="Fixed delay per request.")
+@click.option("--jitter-ms", default=0.0, type=click.FloatRange(min=0), help="Extra uniform random delay.")
+@click.option("--max-concurrency", type=click.IntRange(min=1), help="Answer 429 (20429) beyond this many.")
+@click.option(
+    "--fault",
+    "faults",
+    multiple=True,
+    callback=_parse_faults,
+    metavar="KIND=RATE",
+    help="Inject faults: 429=0.1, 5xx=0.05, malformed=0.01, slow=0.01 (repeatable).",
+)
+@click.option(
+    "--slow-ms",
+    default=3000.0,
+    type=click.FloatRange(min=0),
+    show_default=True,
+    help="Delay of a 'slow' fault.",
+)
+@click.option("--seed", default=0, show_default=True, help="Seed of the catalogue and of the faults.")
+@click.option(
+    "--catalogue",
+    "catalogue_path",
+    type=click.Path(exists=True, dir_okay=False),
+    help="Serve this JSON catalogue instead of the generated one.",
+)
+@click.option(
+    "--dump-catalogue",
+    type=click.Path(dir_okay=False),
+    help="Write the catalogue as JSON to this file and exit.",
+)
+def sandbox(
+    host: str,
+    port: int,
+    latency_ms: float,
+    jitter_ms: float,
+    max_concurrency: int | None,
+    faults: dict[str, float],
+    slow_ms: float,
+    seed: int,
+    catalogue_path: str | None,
+    dump_catalogue: str | None,
+) -> None:
+    """Serve the offline Twilio (AvailablePhoneNumbers and Regulations) for demos and tests."""
+    from pathlib import Path
+
+    import uvicorn
+
+    from .config import get_settings
+    from .sandbox import DEMO_ACCOUNT_SID, DEMO_AUTH_TOKEN, SandboxOptions, create_sandbox
+
+    settings = get_settings()
+    configured = bool(settings.twilio_account_sid and settings.twilio_auth_token)
+    if configured:
+        sid, token = settings.require_credentials()
+    else:
+        sid, token = DEMO_ACCOUNT_SID, DEMO_AUTH_TOKEN
+    options = SandboxOptions(
+        account_sid=sid,
+        auth_token=token,
+        latency_ms=latency_ms,
+        jitter_ms=jitter_ms,
+        max_concurrency=max_concurrency,
+        slow_ms=slow_ms,
+        seed=seed,
+        catalogue_path=Path(catalogue_path) if catalogue_path else None,
+        **faults,
+    )
+    app = create_sandbox(options)
+    if dump_catalogue is not None:
+        app.catalogue.dump(dump_catalogue)
+        click.echo(
+            f"wrote {len(app.catalogue.countries)} countries and "
+            f"{len(app.catalogue.regulations)} regulations to {dump_catalogue}"
+        )
+        return
+    url = f"http://{host}:{port}"
+    out = _console()
+    out.print(
+        f"Twilio sandbox on {url}: {len(app.catalogue.countries)} countries, "
+        f"{len(app.catalogue.regulations)} regulations"
+    )
+    if configured:
+        out.print(f"Accepting TWILIO_ACCOUNT_SID {sid} with the TWILIO_AUTH_TOKEN from your settings.")
+        token_shown = "$TWILIO_AUTH_TOKEN"
+    else:
+        out.print(f"Demo credentials: TWILIO_ACCOUNT_SID={sid} TWILIO_AUTH_TOKEN={token}")
+        token_shown = token
+    out.print(f"Point numbersearch at it: TWILIO_API_BASE_URL={url} TWILIO_NUMBERS_BASE_URL={url}")
+    out.print(f'Try: curl -u "{sid}:{token_shown}" {url}/2010-04-01/Accounts/{sid}/AvailablePhoneNumbers.json')
+    uvicorn.run(app, host=host, port=port, log_level="warning", lifespan="off", access_log=False)
+
+
 # --- end: sandbox ---
 
 # --- section: sync, jobs, countries, regulations, demo (issue 3) ---
+
+_DATABASE_URL_OPTION = click.option(
+    "--database-url", metavar="URL", help="SQLAlchemy database URL (overrides DATABASE_URL)."
+)
+
+
+def _settings(database_url: str | None, **overrides: Any) -> Any:
+    from .config import get_settings
+
+    if database_url:
+        overrides["database_url"] = database_url
+    return get_settings(**overrides)
+
+
+def _engine(settings: Any) -> Any:
+    """The database engine; stale jobs are failed first, as on every process start."""
+    from .db import get_engine
+    from .jobs import mark_stale_jobs
+
+    engine = get_engine(settings)
+    mark_stale_jobs(engine=engine, settings=settings)
+    return engine
+
+
+def _number_type(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    from .numbertypes import normalize_number_type
+
+    if value is None:
+        return None
+    try:
+        return normalize_number_type(value)
+    except NumbersearchError as exc:
+        raise click.BadParameter(str(exc), ctx=ctx, param=param) from None
+
+
+def _country_code(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    from .query import normalize_country_code
+
+    if value is None:
+        return None
+    try:
+        return normalize_country_code(value)
+    except NumbersearchError as exc:
+        raise click.BadParameter(str(exc), ctx=ctx, param=param) from None
+
+
+def _table_console() -> Console:
+    """Stdout for tables: a real terminal's width, else wide enough that tables are not squeezed."""
+    console = _console()
+    if not console.is_terminal:
+        console.width = 160
+    return console
+
+
+def _print_json(data: Any) -> None:
+    import json
+
+    click.echo(json.dumps(data, indent=2, ensure_ascii=False))
+
+
+_SYNC_LABELS = {"number_types": "Number types", "regulations": "Regulations"}
+
+
+async def _run_with_progress(kinds: list[str], settings: Any, engine: Any, show: bool) -> list[dict[str, Any]]:
+    """Run the syncs one after the other (stopping at a failure), with a rich bar per sync."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from .jobs import run_sync
+
+    finished: list[dict[str, Any]] = []
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("countries"))
+    with Progress(*columns, TimeElapsedColumn(), console=_console(stderr=True), disable=not show) as bar:
+        for kind in kinds:
+            task = bar.add_task(_SYNC_LABELS[kind], total=None)
+
+            def advance(job: dict[str, Any], task: Any = task) -> None:
+                bar.update(task, total=job["countries_total"] or None, completed=job["countries_processed"])
+
+            job = await run_sync(kind, settings=settings, engine=engine, on_progress=advance)
+            finished.append(job)
+            if job["status"] != "completed":
+                break
+    return finished
+
+
+def _describe_job_line(job: dict[str, Any]) -> str:
+    label = _SYNC_LABELS.get(job["sync_type"], job["sync_type"])
+    if job["status"] == "completed":
+        return (
+            f"[green]✓[/green] {label} sync completed: {job['countries_processed']} countries, "
+            f"{job['rows_written']} rows written, {job['rows_removed']} removed (job {job['job_id']})"
+        )
+    return f"[red]✗[/red] {label} sync {job['status']}: {job['error']} (job {job['job_id']})"
+
+
+@main.command("sync")
+@click.argument("what", type=click.Choice(["number-types", "regulations", "all"], case_sensitive=False))
+@click.option("--json", "as_json", is_flag=True, help="Print the finished job(s) as JSON.")
+@_DATABASE_URL_OPTION
+def sync_command(what: str, as_json: bool, database_url: str | None) -> None:
+    """Copy Twilio's number types per country, or its business regulations, into the database.
+
+    WHAT is number-types, regulations, or all (both, in that order). Exits 0 when every sync
+    completed, 1 when one failed.
+    """
+    import asyncio
+
+    settings = _settings(database_url)
+    settings.require_credentials()
+    engine = _engine(settings)
+    kinds = ["number_types", "regulations"] if what.lower() == "all" else [what.lower().replace("-", "_")]
+    try:
+        finished = asyncio.run(_run_with_progress(kinds, settings, engine, show=not as_json))
+    except KeyboardInterrupt:
+        _console(stderr=True).print("[red]cancelled[/red]: the job is marked failed")
+        sys.exit(130)
+    if as_json:
+        _print_json(finished[0] if len(finished) == 1 and what.lower() != "all" else finished)
+    else:
+        for job in finished:
+            _console().print(_describe_job_line(job))
+    sys.exit(0 if all(job["status"] == "completed" for job in finished) and len(finished) == len(kinds) else 1)
+
+
+def _duration(job: dict[str, Any]) -> str:
+    from .jobs import parse_time
+
+    start, end = parse_time(job["started_at"]), parse_time(job["completed_at"] or job["heartbeat_at"])
+    return f"{(end - start).total_seconds():.1f}s" if start and end else ""
+
+
+def _short_time(value: str | None) -> str:
+    return "" if value is None else value[:19].replace("T", " ")
+
+
+@main.command("jobs")
+@click.option("--limit", default=10, show_default=True, type=click.IntRange(1, 100), help="How many (1-100).")
+@click.option("--json", "as_json", is_flag=True, help="Print the jobs as JSON.")
+@_DATABASE_URL_OPTION
+def jobs_command(limit: int, as_json: bool, database_url: str | None) -> None:
+    """Show the most recent sync jobs, newest first."""
+    from rich.table import Table
+
+    from .jobs import list_jobs
+
+    settings = _settings(database_url)
+    found = list_jobs(limit, engine=_engine(settings), settings=settings)
+    if as_json:
+        _print_json(found)
+        return
+    if not found:
+        _console().print("No sync jobs yet: run `numbersearch sync all` or `numbersearch demo`.")
+        return
+    from rich import box
+
+    table = Table(title=f"{len(found)} most recent sync jobs", box=box.SIMPLE_HEAD)
+    table.add_column("job id", no_wrap=True, min_width=36)  # whole, so it can be copied into `numbersearch job`
+    for header in ("type", "status", "created (UTC)", "took", "countries", "error"):
+        table.add_column(header)
+    styles = {"completed": "green", "failed": "red", "in_progress": "yellow", "pending": "yellow"}
+    for job in found:
+        failed = f", {job['countries_failed']} failed" if job["countries_failed"] else ""
+        table.add_row(
+            job["job_id"],
+            job["sync_type"],
+            f"[{styles.get(job['status'], '')}]{job['status']}[/]",
+            _short_time(job["created_at"]),
+            _duration(job),
+            f"{job['countries_processed']}/{job['countries_total']}{failed}",
+            job["error"] or "",
+        )
+    _table_console().print(table)
+
+
+@main.command("job")
+@click.argument("job_id")
+@click.option("--json", "as_json", is_flag=True, help="Print the job as JSON.")
+@_DATABASE_URL_OPTION
+def job_command(job_id: str, as_json: bool, database_url: str | None) -> None:
+    """Show one sync job."""
+    from rich.table import Table
+
+    from .jobs import get_job
+
+    settings = _settings(database_url)
+    job = get_job(job_id, engine=_engine(settings), settings=settings)
+    if as_json:
+        _print_json(job)
+        return
+    table = Table(show_header=False, box=None)
+    for key, value in job.items():
+        if key != "failures":
+            table.add_row(f"[bold]{key}[/bold]", "" if value is None else str(value))
+    _table_console().print(table)
+    for failure in job["failures"]:
+        _console().print(f"  [red]{failure['country_code']}[/red]: {failure['error']}")
+
+
+@main.command("countries")
+@click.option("--type", "number_type", callback=_number_type, help="Only countries offering this number type.")
+@click.option("--beta/--no-beta", default=None, help="Only beta (or only non-beta) countries.")
+@click.option("--json", "as_json", is_flag=True, help="Print the countries as JSON.")
+@_DATABASE_URL_OPTION
+def countries_command(number_type: str | None, beta: bool | None, as_json: bool, database_url: str | None) -> None:
+    """Which number types Twilio offers in which country (from the last number-types sync)."""
+    from rich.table import Table
+
+    from .numbertypes import LABELS
+    from .query import list_countries
+
+    settings = _settings(database_url)
+    found = list_countries(number_type=number_type, beta=beta, engine=_engine(settings), settings=settings)
+    if as_json:
+        _print_json(found)
+        return
+    if not found:
+        _console().print("No matching countries (run `numbersearch sync number-types` first?).")
+        return
+    table = Table("code", "country", "beta", "number types", title=f"{len(found)} countries")
+    for country in found:
+        offered = ", ".join(LABELS[t] for t in country["number_types"])
+        table.add_row(country["country_code"], country["country"], "beta" if country["beta"] else "", offered)
+    _table_console().print(table)
+
+
+def _requirement_names(requirements: dict[str, Any]) -> tuple[str, str]:
+    """The end-user fields and the supporting-document names of a regulation, readable."""
+    fields = [
+        detail.get("friendly_name") or detail.get("machine_name", "")
+        for end_user in requirements.get("end_user") or []
+        for detail in end_user.get("detailed_fields") or []
+    ]
+    documents = [
+        item.get("name", "") for group in requirements.get("supporting_document") or [] for item in group or []
+    ]
+    return ", ".join(fields), ", ".join(documents)
+
+
+@main.command("regulations")
+@click.option("--country", callback=_country_code, metavar="CC", help="ISO country code, e.g. DE.")
+@click.option("--type", "number_type", callback=_number_type, help="Number type (any spelling, e.g. toll-free).")
+@click.option("--json", "as_json", is_flag=True, help="Print the regulations (with requirements) as JSON.")
+@_DATABASE_URL_OPTION
+def regulations_command(
+    country: str | None, number_type: str | None, as_json: bool, database_url: str | None
+) -> None:
+    """Twilio's business regulations (from the last regulations sync)."""
+    from rich.table import Table
+
+    from .query import list_regulations
+
+    settings = _settings(database_url)
+    found = list_regulations(country=country, number_type=number_type, engine=_engine(settings), settings=settings)
+    if as_json:
+        _print_json(found)
+        return
+    if not found:
+        _console().print("No matching regulations (run `numbersearch sync regulations` first?).")
+        return
+    table = Table(title=f"{len(found)} regulations")
+    table.add_column("sid", no_wrap=True)
+    for header in ("country", "type", "regulation", "end-user information", "documents"):
+        table.add_column(header)
+    for reg in found:
+        fields, documents = _requirement_names(reg["requirements"])
+        table.add_row(reg["sid"], reg["iso_country"], reg["number_type"], reg["friendly_name"], fields, documents)
+    _table_console().print(table)
+
+
+@main.command("demo")
+@_DATABASE_URL_OPTION
+def demo_command(database_url: str | None) -> None:
+    """Run both syncs against the built-in offline Twilio sandbox and summarise: no credentials, no network."""
+    import asyncio
+    import time
+
+    from rich.table import Table
+
+    from .db import safe_url
+    from .numbertypes import LABELS, NUMBER_TYPES
+    from .query import count_countries_by_type, count_regulations_by_type
+    from .sandbox import DEMO_ACCOUNT_SID, DEMO_AUTH_TOKEN, SandboxOptions, create_sandbox, serve_sandbox
+
+    began = time.monotonic()
+    out = _console()
+    app = create_sandbox(SandboxOptions(account_sid=DEMO_ACCOUNT_SID, auth_token=DEMO_AUTH_TOKEN))
+    with serve_sandbox(app) as running:
+        settings = _settings(
+            database_url,
+            twilio_account_sid=DEMO_ACCOUNT_SID,
+            twilio_auth_token=DEMO_AUTH_TOKEN,
+            twilio_api_base_url=running.base_url,
+            twilio_numbers_base_url=running.base_url,
+        )
+        engine = _engine(settings)
+        out.print(f"Offline Twilio sandbox on {running.base_url}; database {safe_url(settings.database_url)}")
+        finished = asyncio.run(_run_with_progress(["number_types", "regulations"], settings, engine, show=True))
+    for job in finished:
+        out.print(_describe_job_line(job))
+    countries = count_countries_by_type(engine=engine)
+    regulations = count_regulations_by_type(engine=engine)
+    by_type = {t: LABELS[t] for t in NUMBER_TYPES}
+    table = Table("number type", "countries", "business regulations", title="Twilio catalogue (sandbox)")
+    regulation_keys = {"local": "local", "toll_free": "toll-free", "mobile": "mobile", "national": "national"}
+    for key, label in by_type.items():
+        table.add_row(label, str(countries[key]), str(regulations.get(regulation_keys.get(key, ""), "-")))
+    if len(finished) == 2:
+        table.add_section()
+        table.add_row("all types", str(finished[0]["rows_written"]), str(finished[1]["rows_written"]))
+    out.print(table)
+    out.print(
+        f"Done in {time.monotonic() - began:.1f}s ({app.counters.requests} sandbox requests). "
+        "Next: `numbersearch countries --type toll-free`, `numbersearch regulations --country DE`."
+    )
+    if any(job["status"] != "completed" for job in finished) or len(finished) < 2:
+        sys.exit(1)
+
 
 # --- end: sync ---
 
 # --- section: serve (issue 4) ---
 
+
+def _is_loopback(host: str) -> bool:
+    import ipaddress
+
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False  # a host name: it may resolve anywhere
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Interface to bind (0.0.0.0 for all).")
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535), help="TCP port.")
+def serve(host: str, port: int) -> None:
+    """Serve the HTTP API (OpenAPI at /schema); syncs started over HTTP run inside this process."""
+    import gc
+    import logging
+
+    import uvicorn
+
+    from .api import create_app
+    from .config import get_settings
+
+    settings = get_settings()
+    if not _is_loopback(host) and settings.api_token is None:
+        click.echo(
+            f"warning: serving on {host} without NUMBERSEARCH_API_TOKEN: "
+            "anyone who can reach this port can start syncs",
+            err=True,
+        )
+    # Our own INFO lines (jobs created, finished); other libraries only from WARNING (httpx would log every call).
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s:     %(name)s: %(message)s")
+    logging.getLogger("numbersearch").setLevel(logging.INFO)
+    app = create_app(settings)
+    # Everything imported so far lives as long as the process: keeping it out of the collector's scans
+    # spares every request the long full collections a sync's many allocations would trigger.
+    gc.freeze()
+    # Syncs run in their own thread; a 1 ms switch interval (not 5) lets requests take the GIL back sooner.
+    sys.setswitchinterval(0.001)
+    # Graceful: on SIGTERM/SIGINT uvicorn stops accepting, then the app's lifespan marks running jobs failed.
+    uvicorn.run(app, host=host, port=port, timeout_graceful_shutdown=10, log_level="info")
+
+
 # --- end: serve ---
 
 # --- section: export, search (issue 5) ---
 
+
+def _comma_list(values: tuple[str, ...]) -> list[str]:
+    """Repeated options and comma-separated values alike: `--country DE --country GB` or `--country DE,GB`."""
+    return [part.strip() for value in values for part in value.split(",") if part.strip()]
+
+
+@main.group("export")
+def export_group() -> None:
+    """Write Excel workbooks from the database."""
+
+
+@export_group.command("regulations")
+@click.option("-o", "--output", "output", metavar="FILE.xlsx", help="Workbook to write [default: dated name].")
+@click.option("--country", "countries", multiple=True, metavar="CC", help="Only this country (repeatable).")
+@click.option("--type", "number_types", multiple=True, metavar="T", help="Only this number type (repeatable).")
+@_DATABASE_URL_OPTION
+def export_regulations_command(
+    output: str | None, countries: tuple[str, ...], number_types: tuple[str, ...], database_url: str | None
+) -> None:
+    """The regulations workbook: Summary, Regulations, Requirements, Countries and About sheets."""
+    from .db import get_engine
+    from .export import export_filename, export_regulations_report
+
+    settings = _settings(database_url)
+    report, _ = export_regulations_report(
+        output or export_filename(),
+        _comma_list(countries) or None,
+        _comma_list(number_types) or None,
+        engine=get_engine(settings),
+    )
+    out = _console()
+    out.print(f"Wrote {report.path}")
+    out.print(", ".join(f"{name}: {count:,} rows" for name, count in report.rows.items()))
+    for warning in report.warnings:
+        _console(stderr=True).print(f"[yellow]warning:[/yellow] {warning}")
+
+
+@main.command("search")
+@click.argument("country")
+@click.option("--type", "number_type", default="local", show_default=True, help="Number type, any spelling.")
+@click.option("--area-code", help="US/CA area code, e.g. 415.")
+@click.option("--contains", help="Pattern: digits/letters with * (one digit) and % (any run), e.g. 415***.")
+@click.option("--in-region", help="State or province (US/CA).")
+@click.option("--in-locality", help="City.")
+@click.option("--in-postal-code", help="Postal code (US/CA).")
+@click.option("--near-number", help="Near this phone number (US/CA).")
+@click.option("--sms/--no-sms", default=None, help="Can (or cannot) receive SMS.")
+@click.option("--mms/--no-mms", default=None, help="Can (or cannot) receive MMS.")
+@click.option("--voice/--no-voice", default=None, help="Can (or cannot) receive calls.")
+@click.option("--fax/--no-fax", default=None, help="Can (or cannot) receive fax.")
+@click.option("--exclude-address-required", is_flag=True, default=None, help="Skip numbers needing any address.")
+@click.option("--beta/--no-beta", default=None, help="Include (or skip) numbers new to Twilio.")
+@click.option("--limit", default=20, show_default=True, type=int, help="How many numbers, 1–1000.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@_DATABASE_URL_OPTION
+@async_command
+async def search_command(
+    country: str,
+    number_type: str,
+    exclude_address_required: bool | None,
+    limit: int,
+    as_json: bool,
+    database_url: str | None,
+    **filters: Any,
+) -> None:
+    """Numbers Twilio offers now in COUNTRY (checked against the synced catalogue first)."""
+    from rich.table import Table
+
+    from .search import search_numbers
+
+    result = await search_numbers(
+        country,
+        number_type,
+        exclude_all_address_required=exclude_address_required,
+        limit=limit,
+        settings=_settings(database_url),
+        **filters,
+    )
+    if as_json:
+        _print_json(result.to_dict())
+        return
+    table = Table("number", "friendly name", "locality", "region", "voice", "sms", "mms", "fax", "address")
+    for n in result.numbers:
+        marks = ("✓" if flag else "" for flag in (n.voice, n.sms, n.mms, n.fax))
+        table.add_row(n.phone_number, n.friendly_name, n.locality or "", n.region or "", *marks, n.address_requirements)
+    out = _console()
+    out.print(table)
+    out.print(f"{len(result)} {result.number_type} numbers in {result.country_code}")
+
+
 # --- end: export ---
 
 # --- section: dashboard (issue 6) ---
+
+
+@main.command()
+@click.option(
+    "--host", default="127.0.0.1", show_default=True, help="Interface to bind (127.0.0.1: this machine only)."
+)
+@click.option("--port", default=8866, show_default=True, type=click.IntRange(1, 65535), help="Port to serve on.")
+def dashboard(host: str, port: int) -> None:
+    """Serve the Voila dashboard (sync management, countries, regulations, live search)."""
+    from .dashboard import serve_dashboard
+
+    _console(stderr=True).print(f"Dashboard at [bold]http://{host}:{port}/[/bold] (Ctrl+C to stop)")
+    sys.exit(serve_dashboard(host, port))
+
 
 # --- end: dashboard ---

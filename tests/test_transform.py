@@ -1,0 +1,187 @@
+"""Pure transforms on Twilio's documented example responses (twilio-oai readFull, real captures)."""
+
+from __future__ import annotations
+
+import copy
+import json
+from datetime import UTC, datetime
+
+import pytest
+
+from numbersearch.errors import TwilioResponseError
+from numbersearch.transform import (
+    business_regulation_rows,
+    country_dict,
+    country_number_types,
+    country_row,
+    country_rows,
+    isoformat_z,
+    regulation_dict,
+    regulation_row,
+)
+
+NOW = datetime(2024, 1, 15, 10, 30, tzinfo=UTC)
+ACCOUNT = "/2010-04-01/Accounts/ACaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa/AvailablePhoneNumbers"
+
+# twilio-oai `readFull` of the AvailablePhoneNumbers country list, verbatim.
+COUNTRY_LIST = json.loads(
+    f"""
+{{
+  "countries": [
+    {{
+      "beta": false, "country": "Denmark", "country_code": "DK",
+      "subresource_uris": {{"local": "{ACCOUNT}/DK/Local.json", "toll_free": "{ACCOUNT}/DK/TollFree.json"}},
+      "uri": "{ACCOUNT}/DK.json"
+    }},
+    {{
+      "beta": false, "country": "Australia", "country_code": "AU",
+      "subresource_uris": {{
+        "local": "{ACCOUNT}/AU/Local.json", "mobile": "{ACCOUNT}/AU/Mobile.json",
+        "toll_free": "{ACCOUNT}/AU/TollFree.json"
+      }},
+      "uri": "{ACCOUNT}/AU.json"
+    }}
+  ],
+  "uri": "{ACCOUNT}.json"
+}}
+"""
+)
+
+# The real Indonesia toll-free business regulation (reference §5.3 b), shortened to one document.
+INDONESIA = {
+    "sid": "RN581d4e917a8612eb36f0af24ecc6b592",
+    "friendly_name": "Indonesia: Toll-Free - Business",
+    "iso_country": "ID",
+    "number_type": "toll-free",
+    "end_user_type": "business",
+    "requirements": {
+        "end_user": [
+            {
+                "name": "Business",
+                "url": "https://numbers.twilio.com/v2/RegulatoryCompliance/EndUserTypes/business",
+                "fields": ["business_name"],
+                "detailed_fields": [{"machine_name": "business_name", "friendly_name": "Business Name"}],
+                "type": "business",
+                "requirement_name": "business_info",
+            }
+        ],
+        "supporting_document": [
+            [
+                {
+                    "description": "",
+                    "type": "document",
+                    "name": "Business Name",
+                    "accepted_documents": [
+                        {
+                            "url": "https://numbers.twilio.com/v2/RegulatoryCompliance/SupportingDocumentTypes/"
+                            "business_registration",
+                            "fields": ["business_name"],
+                            "detailed_fields": [
+                                {
+                                    "machine_name": "business_name",
+                                    "friendly_name": "Business Name",
+                                    "constraint": "List",
+                                }
+                            ],
+                            "type": "business_registration",
+                            "name": "Business Registration",
+                        }
+                    ],
+                    "requirement_name": "business_name_info",
+                }
+            ]
+        ],
+    },
+    "url": "https://numbers.twilio.com/v2/RegulatoryCompliance/Regulations/RN581d4e917a8612eb36f0af24ecc6b592",
+}
+
+# twilio-oai `readFull` regulation: an individual one, which is not stored.
+AUSTRALIA_INDIVIDUAL = {
+    "sid": "RNaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+    "friendly_name": "Australia: Local - Individual",
+    "iso_country": "AU",
+    "number_type": "local",
+    "end_user_type": "individual",
+    "requirements": {"end_user": [], "supporting_document": [[]]},
+    "url": "https://numbers.twilio.com/v2/RegulatoryCompliance/Regulations/RNaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+}
+
+
+def test_country_types_come_from_subresource_keys() -> None:
+    dk, au = COUNTRY_LIST["countries"]
+    assert country_number_types(dk) == ["local", "toll_free"]
+    assert country_number_types(au) == ["local", "toll_free", "mobile"]
+    assert country_row(au, NOW) == {
+        "country_code": "AU",
+        "country": "Australia",
+        "beta": False,
+        "local": True,
+        "toll_free": True,
+        "mobile": True,
+        "national": False,
+        "voip": False,
+        "shared_cost": False,
+        "machine_to_machine": False,
+        "last_updated": NOW,
+    }
+
+
+def test_unknown_subresource_keys_are_ignored_and_missing_ones_mean_none() -> None:
+    country = {"country_code": "zz", "country": "Nowhere", "beta": True, "subresource_uris": {"fax": "/x"}}
+    row = country_row(country, NOW)
+    assert row["country_code"] == "ZZ" and row["beta"] is True
+    assert not any(row[t] for t in ("local", "toll_free", "mobile", "national", "voip"))
+    assert country_number_types({"country_code": "XX"}) == []
+
+
+def test_country_rows_keep_one_row_per_code() -> None:
+    doubled = [*COUNTRY_LIST["countries"], {**COUNTRY_LIST["countries"][0], "country": "Danmark"}]
+    rows = country_rows(doubled, NOW)
+    assert [r["country_code"] for r in rows] == ["DK", "AU"]
+    assert rows[0]["country"] == "Danmark"
+
+
+def test_a_country_without_code_is_refused() -> None:
+    with pytest.raises(TwilioResponseError, match="country_code"):
+        country_row({"country": "Atlantis"}, NOW)
+
+
+def test_regulation_row_keeps_requirements_exactly() -> None:
+    original = copy.deepcopy(INDONESIA)
+    row = regulation_row(INDONESIA, NOW)
+    assert row == {
+        "sid": INDONESIA["sid"],
+        "friendly_name": "Indonesia: Toll-Free - Business",
+        "iso_country": "ID",
+        "number_type": "toll-free",
+        "end_user_type": "business",
+        "requirements": original["requirements"],
+        "url": INDONESIA["url"],
+        "last_updated": NOW,
+    }
+    assert INDONESIA == original  # the input is not modified
+
+
+def test_only_business_regulations_become_rows() -> None:
+    rows = business_regulation_rows([INDONESIA, AUSTRALIA_INDIVIDUAL, INDONESIA], NOW)
+    assert [r["sid"] for r in rows] == [INDONESIA["sid"]]
+
+
+def test_a_regulation_without_sid_is_refused() -> None:
+    broken = {k: v for k, v in INDONESIA.items() if k != "sid"}
+    with pytest.raises(TwilioResponseError, match="sid"):
+        regulation_row(broken, NOW)
+
+
+def test_times_are_iso_utc_with_z() -> None:
+    assert isoformat_z(NOW) == "2024-01-15T10:30:00.000Z"
+    assert isoformat_z(datetime(2024, 1, 15, 10, 30, 1, 250000)) == "2024-01-15T10:30:01.250Z"
+    assert isoformat_z(None) is None
+
+
+def test_dicts_are_json_ready() -> None:
+    country = country_dict(country_row(COUNTRY_LIST["countries"][1], NOW))
+    assert country["number_types"] == ["local", "toll_free", "mobile"]
+    assert country["last_updated"] == "2024-01-15T10:30:00.000Z"
+    regulation = regulation_dict(regulation_row(INDONESIA, NOW))
+    assert json.loads(json.dumps(regulation))["requirements"] == INDONESIA["requirements"]
