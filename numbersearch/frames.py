@@ -1,0 +1,388 @@
+"""pandas DataFrames over the synced tables: countries, availability, regulations, requirements, documents."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+import pandas as pd
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from .config import Settings
+from .db import resolve_engine
+from .errors import InputError
+from .models import CountryNumberTypes, Regulation
+from .numbertypes import NUMBER_TYPES, REGULATION_TYPES, normalize_number_type
+from .query import normalize_country_code
+
+END_USER_KIND = "End-user information"
+DOCUMENT_KIND = "Supporting document"
+
+# Column name → dtype of every frame, so empty results keep the same shape as full ones.
+COUNTRY_COLUMNS: dict[str, str] = {
+    "country_code": "object",
+    "country": "object",
+    "beta": "bool",
+    **dict.fromkeys(NUMBER_TYPES, "bool"),
+    "number_types": "object",
+    "last_updated": "datetime64[ns, UTC]",
+}
+MATRIX_COLUMNS: dict[str, str] = {"country": "object", **dict.fromkeys(NUMBER_TYPES, "bool")}
+REGULATION_COLUMNS: dict[str, str] = {
+    "sid": "object",
+    "iso_country": "object",
+    "country": "object",
+    "number_type": "object",
+    "end_user_type": "object",
+    "friendly_name": "object",
+    "end_user_fields": "int64",
+    "supporting_documents": "int64",
+    "url": "object",
+    "last_updated": "datetime64[ns, UTC]",
+    "requirements": "object",
+}
+REQUIREMENT_COLUMNS: dict[str, str] = {
+    "regulation_sid": "object",
+    "iso_country": "object",
+    "country": "object",
+    "number_type": "object",
+    "regulation": "object",
+    "kind": "object",
+    "group": "Int64",
+    "requirement": "object",
+    "requirement_name": "object",
+    "description": "object",
+    "fields": "object",
+    "field_count": "int64",
+    "accepted_documents": "object",
+    "document_count": "int64",
+}
+DOCUMENT_COLUMNS: dict[str, str] = {
+    "regulation_sid": "object",
+    "iso_country": "object",
+    "country": "object",
+    "number_type": "object",
+    "regulation": "object",
+    "group": "Int64",
+    "requirement": "object",
+    "requirement_name": "object",
+    "document": "object",
+    "document_type": "object",
+    "fields": "object",
+    "url": "object",
+}
+
+
+# ---------------------------------------------------------------- filters
+
+
+def normalize_countries(value: str | Iterable[str] | None) -> list[str] | None:
+    """One code or many (any case) → sorted unique upper-case codes; None means every country."""
+    if value is None:
+        return None
+    values = [value] if isinstance(value, str) else list(value)
+    if not values:
+        return None
+    return sorted({normalize_country_code(v) for v in values})
+
+
+def normalize_number_types(value: str | Iterable[str] | None) -> list[str] | None:
+    """One type or many, in any spelling → canonical keys in catalogue order; None means every type."""
+    if value is None:
+        return None
+    values = [value] if isinstance(value, str) else list(value)
+    if not values:
+        return None
+    wanted = {normalize_number_type(v) for v in values}
+    return [t for t in NUMBER_TYPES if t in wanted]
+
+
+def canonical_type(value: str) -> str:
+    """Twilio's spelling (`toll-free`) → the canonical key; unknown future values pass through unchanged."""
+    try:
+        return normalize_number_type(value)
+    except InputError:
+        return value
+
+
+# ---------------------------------------------------------------- pure transforms (Twilio JSON → rows)
+
+
+def _field_label(field: Mapping[str, Any]) -> str:
+    label = str(field.get("friendly_name") or field.get("machine_name") or "").strip()
+    description = str(field.get("description") or "").strip()
+    return f"{label}: {description}" if description else label
+
+
+def field_labels(entry: Mapping[str, Any]) -> list[str]:
+    """Readable field names of an end-user entry or accepted document (machine names when no details)."""
+    detailed = [f for f in entry.get("detailed_fields") or [] if isinstance(f, Mapping)]
+    if detailed:
+        return [label for label in (_field_label(f) for f in detailed) if label]
+    return [str(name) for name in entry.get("fields") or [] if name]
+
+
+def _unique(items: Iterable[str]) -> list[str]:
+    return list(dict.fromkeys(items))
+
+
+def _requirements_of(regulation: Mapping[str, Any]) -> dict[str, Any]:
+    raw = regulation.get("requirements") or {}
+    if isinstance(raw, str | bytes):
+        # Defensive: a driver that hands JSON back as text.
+        raw = json.loads(raw)
+    return raw if isinstance(raw, dict) else {}
+
+
+def _document_groups(requirements: Mapping[str, Any]) -> list[list[Mapping[str, Any]]]:
+    groups = requirements.get("supporting_document") or []
+    # Twilio nests requirements in groups (a list of lists); tolerate a flat list as one group.
+    if groups and all(isinstance(g, Mapping) for g in groups):
+        return [list(groups)]
+    return [[item for item in group if isinstance(item, Mapping)] for group in groups if isinstance(group, list)]
+
+
+def _regulation_base(regulation: Mapping[str, Any], country: str | None) -> dict[str, Any]:
+    return {
+        "regulation_sid": regulation.get("sid"),
+        "iso_country": regulation.get("iso_country"),
+        "country": country or country_from_friendly_name(regulation.get("friendly_name")),
+        "number_type": canonical_type(str(regulation.get("number_type") or "")),
+        "regulation": regulation.get("friendly_name"),
+    }
+
+
+def country_from_friendly_name(friendly_name: Any) -> str | None:
+    """'Australia: Local - Business' → 'Australia' (Twilio's naming), else None."""
+    text = str(friendly_name or "")
+    if ":" not in text:
+        return None
+    return text.split(":", 1)[0].strip() or None
+
+
+def requirement_rows(regulation: Mapping[str, Any], country: str | None = None) -> list[dict[str, Any]]:
+    """One row per requirement of a Twilio regulation: end-user information first, then documents."""
+    requirements = _requirements_of(regulation)
+    base = _regulation_base(regulation, country)
+    rows: list[dict[str, Any]] = []
+    for entry in requirements.get("end_user") or []:
+        if not isinstance(entry, Mapping):
+            continue
+        labels = field_labels(entry)
+        rows.append(
+            base
+            | {
+                "kind": END_USER_KIND,
+                "group": None,
+                "requirement": entry.get("name"),
+                "requirement_name": entry.get("requirement_name"),
+                "description": str(entry.get("description") or ""),
+                "fields": "\n".join(labels),
+                "field_count": len(labels),
+                "accepted_documents": "",
+                "document_count": 0,
+            }
+        )
+    for number, group in enumerate(_document_groups(requirements), start=1):
+        for item in group:
+            documents = [d for d in item.get("accepted_documents") or [] if isinstance(d, Mapping)]
+            labels = _unique(label for doc in documents for label in field_labels(doc))
+            rows.append(
+                base
+                | {
+                    "kind": DOCUMENT_KIND,
+                    "group": number,
+                    "requirement": item.get("name"),
+                    "requirement_name": item.get("requirement_name"),
+                    "description": str(item.get("description") or ""),
+                    "fields": "\n".join(labels),
+                    "field_count": len(labels),
+                    "accepted_documents": "\n".join(str(d.get("name") or d.get("type") or "") for d in documents),
+                    "document_count": len(documents),
+                }
+            )
+    return rows
+
+
+def document_rows(regulation: Mapping[str, Any], country: str | None = None) -> list[dict[str, Any]]:
+    """One row per accepted document option of every supporting-document requirement."""
+    requirements = _requirements_of(regulation)
+    base = _regulation_base(regulation, country)
+    rows: list[dict[str, Any]] = []
+    for number, group in enumerate(_document_groups(requirements), start=1):
+        for item in group:
+            for doc in item.get("accepted_documents") or []:
+                if not isinstance(doc, Mapping):
+                    continue
+                rows.append(
+                    base
+                    | {
+                        "group": number,
+                        "requirement": item.get("name"),
+                        "requirement_name": item.get("requirement_name"),
+                        "document": doc.get("name"),
+                        "document_type": doc.get("type"),
+                        "fields": "\n".join(field_labels(doc)),
+                        "url": doc.get("url"),
+                    }
+                )
+    return rows
+
+
+def regulation_row(regulation: Mapping[str, Any], country: str | None = None) -> dict[str, Any]:
+    """A regulation as one flat row: counts of end-user fields and supporting documents."""
+    requirements = _requirements_of(regulation)
+    end_user_fields = sum(len(field_labels(e)) for e in requirements.get("end_user") or [] if isinstance(e, Mapping))
+    documents = sum(len(group) for group in _document_groups(requirements))
+    return {
+        "sid": regulation.get("sid"),
+        "iso_country": regulation.get("iso_country"),
+        "country": country or country_from_friendly_name(regulation.get("friendly_name")),
+        "number_type": canonical_type(str(regulation.get("number_type") or "")),
+        "end_user_type": regulation.get("end_user_type"),
+        "friendly_name": regulation.get("friendly_name"),
+        "end_user_fields": end_user_fields,
+        "supporting_documents": documents,
+        "url": regulation.get("url"),
+        "last_updated": regulation.get("last_updated"),
+        "requirements": requirements,
+    }
+
+
+def frame_from_rows(rows: Sequence[Mapping[str, Any]], columns: Mapping[str, str]) -> pd.DataFrame:
+    """A DataFrame with exactly `columns`, in order and with their dtypes, even when `rows` is empty."""
+    frame = pd.DataFrame.from_records(list(rows), columns=list(columns))
+    for name, dtype in columns.items():
+        if dtype.startswith("datetime64"):
+            frame[name] = pd.to_datetime(frame[name], utc=True).astype(dtype)
+        elif dtype == "bool":
+            frame[name] = frame[name].fillna(False).astype(bool)
+        elif dtype == "int64":
+            frame[name] = frame[name].fillna(0).astype("int64")
+        else:
+            frame[name] = frame[name].astype(dtype)
+    return frame
+
+
+# ---------------------------------------------------------------- database reads
+
+
+def _fetch_countries(engine: Engine, codes: list[str] | None = None) -> list[dict[str, Any]]:
+    table = CountryNumberTypes.__table__
+    stmt = sa.select(table).order_by(table.c.country_code)
+    if codes is not None:
+        stmt = stmt.where(table.c.country_code.in_(codes))
+    with engine.connect() as conn:
+        return [dict(row) for row in conn.execute(stmt).mappings()]
+
+
+def _country_names(engine: Engine) -> dict[str, str]:
+    table = CountryNumberTypes.__table__
+    with engine.connect() as conn:
+        return {code: name for code, name in conn.execute(sa.select(table.c.country_code, table.c.country))}
+
+
+def fetch_regulations(
+    engine: Engine, countries: list[str] | None = None, number_types: list[str] | None = None
+) -> list[dict[str, Any]]:
+    """Regulation rows (Twilio's spelling of the number type) filtered by codes and canonical types."""
+    table = Regulation.__table__
+    stmt = sa.select(table).order_by(table.c.iso_country, table.c.number_type, table.c.friendly_name, table.c.sid)
+    if countries is not None:
+        stmt = stmt.where(table.c.iso_country.in_(countries))
+    if number_types is not None:
+        # Only four types have regulations; asking for another simply matches nothing.
+        wanted = [REGULATION_TYPES[t] for t in number_types if t in REGULATION_TYPES]  # type: ignore[index]
+        if not wanted:
+            return []
+        stmt = stmt.where(table.c.number_type.in_(wanted))
+    with engine.connect() as conn:
+        return [dict(row) for row in conn.execute(stmt).mappings()]
+
+
+def _country_frame_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [row | {"number_types": ", ".join(t for t in NUMBER_TYPES if row.get(t))} for row in rows]
+
+
+def countries_df(
+    number_type: str | None = None,
+    beta: bool | None = None,
+    *,
+    engine: Engine | None = None,
+    settings: Settings | None = None,
+) -> pd.DataFrame:
+    """Every synced country with one boolean per number type; filter by a type offered and by beta."""
+    wanted = normalize_number_type(number_type) if number_type is not None else None
+    rows = _fetch_countries(resolve_engine(engine, settings))
+    if wanted is not None:
+        rows = [r for r in rows if r.get(wanted)]
+    if beta is not None:
+        rows = [r for r in rows if bool(r.get("beta")) == bool(beta)]
+    return frame_from_rows(_country_frame_rows(rows), COUNTRY_COLUMNS)
+
+
+def availability_matrix(
+    countries: str | Iterable[str] | None = None,
+    *,
+    engine: Engine | None = None,
+    settings: Settings | None = None,
+) -> pd.DataFrame:
+    """Countries × the seven number types as booleans, indexed by country code, with the country name."""
+    rows = _fetch_countries(resolve_engine(engine, settings), normalize_countries(countries))
+    frame = frame_from_rows(rows, {"country_code": "object", **MATRIX_COLUMNS})
+    return frame.set_index("country_code")
+
+
+def regulations_df(
+    country: str | Iterable[str] | None = None,
+    number_type: str | Iterable[str] | None = None,
+    *,
+    engine: Engine | None = None,
+    settings: Settings | None = None,
+) -> pd.DataFrame:
+    """One row per regulation; `number_type` is the canonical key (`toll_free`) so it joins the countries."""
+    codes, types = normalize_countries(country), normalize_number_types(number_type)
+    engine = resolve_engine(engine, settings)
+    names = _country_names(engine)
+    rows = [regulation_row(r, names.get(r["iso_country"])) for r in fetch_regulations(engine, codes, types)]
+    return frame_from_rows(rows, REGULATION_COLUMNS)
+
+
+def requirements_df(
+    country: str | Iterable[str] | None = None,
+    number_type: str | Iterable[str] | None = None,
+    *,
+    engine: Engine | None = None,
+    settings: Settings | None = None,
+) -> pd.DataFrame:
+    """One row per requirement (end-user information or supporting document) of every regulation."""
+    codes, types = normalize_countries(country), normalize_number_types(number_type)
+    engine = resolve_engine(engine, settings)
+    names = _country_names(engine)
+    rows = [
+        row
+        for regulation in fetch_regulations(engine, codes, types)
+        for row in requirement_rows(regulation, names.get(regulation["iso_country"]))
+    ]
+    return frame_from_rows(rows, REQUIREMENT_COLUMNS)
+
+
+def documents_df(
+    country: str | Iterable[str] | None = None,
+    number_type: str | Iterable[str] | None = None,
+    *,
+    engine: Engine | None = None,
+    settings: Settings | None = None,
+) -> pd.DataFrame:
+    """One row per accepted document option: which documents satisfy which requirement."""
+    codes, types = normalize_countries(country), normalize_number_types(number_type)
+    engine = resolve_engine(engine, settings)
+    names = _country_names(engine)
+    rows = [
+        row
+        for regulation in fetch_regulations(engine, codes, types)
+        for row in document_rows(regulation, names.get(regulation["iso_country"]))
+    ]
+    return frame_from_rows(rows, DOCUMENT_COLUMNS)

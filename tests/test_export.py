@@ -1,0 +1,421 @@
+"""The regulations workbook, read back with openpyxl: content, formatting, data safety, freshness, surfaces."""
+
+from __future__ import annotations
+
+import functools
+import io
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import openpyxl
+import pytest
+from click.testing import CliRunner
+
+from numbersearch import export, frames
+from numbersearch.db import make_engine, upsert
+from numbersearch.errors import ExportError, InputError
+from numbersearch.models import CountryNumberTypes, Regulation, SyncJob
+from numbersearch.numbertypes import NUMBER_TYPES
+
+SHEETS = ["Summary", "Regulations", "Requirements", "Countries", "About"]
+NASTY_SID = "RN" + "e" * 32
+NASTY_DESCRIPTION = '=HYPERLINK("http://evil.example","click")'
+
+
+@functools.cache
+def _catalogue():
+    from numbersearch.sandbox import generate_catalogue
+
+    return generate_catalogue(seed=7)
+
+
+def nasty_regulation() -> dict[str, Any]:
+    """A regulation carrying everything that breaks naive exports: formulas, control characters, long text."""
+    return {
+        "sid": NASTY_SID,
+        "friendly_name": "Germany: Toll-Free - Business",
+        "iso_country": "DE",
+        "number_type": "toll-free",
+        "end_user_type": "business",
+        "requirements": {
+            "end_user": [
+                {
+                    "name": "+Business\x07",
+                    "requirement_name": "@business_info",
+                    "fields": ["business_name"],
+                    "detailed_fields": [{"machine_name": "business_name", "friendly_name": "-Business Name\x00"}],
+                }
+            ],
+            "supporting_document": [
+                [
+                    {
+                        "name": "Proof\x1bof address",
+                        "requirement_name": "address_info",
+                        "description": NASTY_DESCRIPTION,
+                        "accepted_documents": [{"name": "Utility Bill", "type": "utility_bill"}],
+                    },
+                    {
+                        "name": "Long story",
+                        "requirement_name": "long_info",
+                        "description": "word " * 200,
+                        "accepted_documents": [],
+                    },
+                ]
+            ],
+        },
+    }
+
+
+def seed(engine, *, countries=None, regulations=None, completed: dict[str, datetime] | None = None) -> None:
+    now = datetime.now(UTC)
+    with engine.begin() as conn:
+        if countries:
+            rows = [
+                {
+                    "country_code": c["country_code"],
+                    "country": c["country"],
+                    "beta": c["beta"],
+                    **{t: t in c["number_types"] for t in NUMBER_TYPES},
+                    "last_updated": now,
+                }
+                for c in countries
+            ]
+            upsert(conn, CountryNumberTypes.__table__, rows, ["country_code"])
+        if regulations:
+            rows = [
+                {k: r[k] for k in ("sid", "friendly_name", "iso_country", "number_type", "end_user_type")}
+                | {
+                    "requirements": r["requirements"],
+                    "url": f"https://numbers.twilio.com/v2/RegulatoryCompliance/Regulations/{r['sid']}",
+                    "last_updated": now,
+                }
+                for r in regulations
+            ]
+            upsert(conn, Regulation.__table__, rows, ["sid"])
+        for sync_type, when in (completed or {}).items():
+            job = {
+                "job_id": str(uuid.uuid4()),
+                "sync_type": sync_type,
+                "status": "completed",
+                "created_at": when,
+                "started_at": when,
+                "completed_at": when,
+                "heartbeat_at": when,
+                "failures": [],
+            }
+            upsert(conn, SyncJob.__table__, [job], ["job_id"])
+
+
+@pytest.fixture
+def engine(sqlite_url: str):
+    engine = make_engine(sqlite_url)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture(scope="module")
+def full_db(tmp_path_factory: pytest.TempPathFactory):
+    """The sandbox catalogue (business regulations) plus one nasty regulation, synced an hour ago (read-only)."""
+    url = f"sqlite:///{tmp_path_factory.mktemp('full') / 'numbersearch-test.db'}"
+    engine = make_engine(url)
+    catalogue = _catalogue()
+    business = [r for r in catalogue.regulations if r["end_user_type"] == "business"] + [nasty_regulation()]
+    hour_ago = datetime.now(UTC) - timedelta(hours=1)
+    seed(
+        engine,
+        countries=catalogue.countries,
+        regulations=business,
+        completed={"number_types": hour_ago, "regulations": hour_ago},
+    )
+    yield url, engine, catalogue, business
+    engine.dispose()
+
+
+@pytest.fixture
+def full(full_db):
+    _, engine, catalogue, business = full_db
+    return engine, catalogue, business
+
+
+def column(ws, header: str) -> list[Any]:
+    headers = [c.value for c in ws[1]]
+    index = headers.index(header)
+    return [row[index] for row in ws.iter_rows(min_row=2, values_only=True)]
+
+
+def about(ws) -> dict[str, list[Any]]:
+    found: dict[str, list[Any]] = {}
+    for item, value in ws.iter_rows(min_row=2, values_only=True):
+        found.setdefault(item, []).append(value)
+    return found
+
+
+@pytest.fixture(scope="module")
+def workbook(full_db, tmp_path_factory: pytest.TempPathFactory):
+    _, engine, _, business = full_db
+    path = export.export_regulations(tmp_path_factory.mktemp("wb") / "regs.xlsx", engine=engine)
+    return openpyxl.load_workbook(path), engine, business
+
+
+def test_every_regulation_and_requirement_is_in_the_workbook(workbook) -> None:
+    wb, engine, business = workbook
+    assert wb.sheetnames == SHEETS
+    assert sorted(column(wb["Regulations"], "Sid")) == sorted(r["sid"] for r in business)
+    requirements = frames.requirements_df(engine=engine)
+    got = set(
+        zip(column(wb["Requirements"], "Regulation sid"), column(wb["Requirements"], "Requirement name"), strict=True)
+    )
+    want = {
+        (sid, export.clean_text(name))
+        for sid, name in zip(requirements["regulation_sid"], requirements["requirement_name"], strict=True)
+    }
+    assert got == want
+    assert wb["Requirements"].max_row - 1 == len(requirements)
+    # Summary counts add up to the regulations.
+    assert sum(column(wb["Summary"], "Regulations")) == len(business)
+    assert sum(column(wb["Summary"], "Supporting documents")) == (requirements["kind"] == frames.DOCUMENT_KIND).sum()
+
+
+def test_formula_like_text_is_stored_as_text_and_control_characters_are_gone(workbook) -> None:
+    wb, _, _ = workbook
+    ws = wb["Requirements"]
+    headers = [c.value for c in ws[1]]
+    rows = [r for r in ws.iter_rows(min_row=2) if r[headers.index("Regulation sid")].value == NASTY_SID]
+    description = next(
+        r[headers.index("Description")] for r in rows if r[headers.index("Requirement name")].value == "address_info"
+    )
+    assert description.value == NASTY_DESCRIPTION
+    assert description.data_type == "s" and description.quotePrefix
+    end_user = next(r for r in rows if r[headers.index("Kind")].value == frames.END_USER_KIND)
+    for name, expected in (
+        ("Requirement", "+Business"),
+        ("Requirement name", "@business_info"),
+        ("Fields", "-Business Name"),
+    ):
+        cell = end_user[headers.index(name)]
+        assert cell.value == expected and cell.data_type == "s" and cell.quotePrefix
+    assert any(r[headers.index("Requirement")].value == "Proofof address" for r in rows)
+    for sheet in wb.worksheets:
+        for row in sheet.iter_rows(values_only=True):
+            for value in row:
+                assert not (isinstance(value, str) and export.ILLEGAL_CHARACTERS_RE.search(value))
+
+
+def test_formatting_header_filter_widths_links_wrap_and_dates(workbook) -> None:
+    wb, _, _ = workbook
+    for name in SHEETS:
+        ws = wb[name]
+        assert ws.freeze_panes == "A2"
+        assert all(c.font.bold for c in ws[1])
+        assert all(0 < d.width <= export.MAX_COLUMN_WIDTH for d in ws.column_dimensions.values() if d.width)
+        if name != "About":
+            assert ws.auto_filter.ref == f"A1:{ws.cell(1, ws.max_column).column_letter}{ws.max_row}"
+    regulations = wb["Regulations"]
+    headers = [c.value for c in regulations[1]]
+    for row in regulations.iter_rows(min_row=2):
+        url = row[headers.index("URL")]
+        assert url.hyperlink is not None and url.hyperlink.target == url.value
+        assert url.value.endswith(row[headers.index("Sid")].value)
+        updated = row[headers.index("Last updated (UTC)")].value
+        assert isinstance(updated, datetime) and updated.tzinfo is None
+        assert abs(updated - datetime.now(UTC).replace(tzinfo=None)) < timedelta(hours=2)
+    requirements = wb["Requirements"]
+    headers = [c.value for c in requirements[1]]
+    long_cell = next(
+        r[headers.index("Description")]
+        for r in requirements.iter_rows(min_row=2)
+        if r[headers.index("Requirement name")].value == "long_info"
+    )
+    assert long_cell.alignment.wrap_text
+    countries = wb["Countries"]
+    assert [c.value for c in countries[1]][:3] == ["Country code", "Country", "Local"]
+    us = next(r for r in countries.iter_rows(min_row=2, values_only=True) if r[0] == "US")
+    assert set(us[2:]) == {"✓"}  # the sandbox's US offers all seven types
+    assert wb.active.title == "Summary"  # no warnings: open on the summary
+
+
+def test_about_sheet_records_provenance(workbook) -> None:
+    wb, _, business = workbook
+    info = about(wb["About"])
+    assert "Warning" not in info
+    assert isinstance(info["Generated at (UTC)"][0], datetime)
+    assert isinstance(info["Regulations sync last completed (UTC)"][0], datetime)
+    assert info["Countries"] == ["all"] and info["Number types"] == ["all"]
+    assert info["Regulations rows"] == [len(business)]
+    assert "Twilio" in info["Source"][0]
+    assert "numbersearch-test.db" in info["Database"][0]
+
+
+def test_empty_database_still_gives_a_valid_workbook_with_a_warning(engine, tmp_path: Path) -> None:
+    path = export.export_regulations(tmp_path / "empty.xlsx", engine=engine)
+    wb = openpyxl.load_workbook(path)
+    assert wb.sheetnames == SHEETS
+    assert all(wb[name].max_row == 1 for name in SHEETS[:-1])
+    warnings = about(wb["About"])["Warning"]
+    assert any("No regulations sync has completed" in w for w in warnings)
+    assert wb.active.title == "About"  # the workbook opens on the warning
+    warning_cell = wb["About"]["B2"]
+    assert warning_cell.font.bold and warning_cell.fill.fgColor.rgb.endswith("FFC7CE")
+
+
+def test_stale_data_is_flagged_and_fresh_data_is_not(engine, tmp_path: Path) -> None:
+    old = datetime.now(UTC) - timedelta(days=45)
+    seed(engine, regulations=[nasty_regulation()], completed={"regulations": old, "number_types": datetime.now(UTC)})
+    report, _ = export.export_regulations_report(tmp_path / "stale.xlsx", engine=engine)
+    assert len(report.warnings) == 1 and "45 days old" in report.warnings[0]
+    now = datetime(2030, 1, 1, tzinfo=UTC)
+    assert export.freshness_warnings(now, now - timedelta(days=29), now) == []
+    assert len(export.freshness_warnings(None, None, now)) == 2
+
+
+def test_filters_limit_every_sheet_and_are_recorded(full, tmp_path: Path) -> None:
+    engine, _, business = full
+    path = export.export_regulations(tmp_path / "de.xlsx", countries=["de"], number_types=["toll free"], engine=engine)
+    wb = openpyxl.load_workbook(path)
+    expected = {r["sid"] for r in business if r["iso_country"] == "DE" and r["number_type"] == "toll-free"}
+    assert set(column(wb["Regulations"], "Sid")) == expected
+    assert set(column(wb["Requirements"], "Country code")) == {"DE"}
+    assert column(wb["Countries"], "Country code") == ["DE"]
+    assert set(column(wb["Summary"], "Number type")) == {"Toll-Free"}
+    info = about(wb["About"])
+    assert info["Countries"] == ["DE"] and info["Number types"] == ["Toll-Free"]
+
+
+def test_bad_filters_and_paths_are_refused_before_writing(full, tmp_path: Path) -> None:
+    engine, _, _ = full
+    with pytest.raises(InputError):
+        export.export_regulations(tmp_path / "x.xlsx", number_types=["premium"], engine=engine)
+    with pytest.raises(InputError):
+        export.export_regulations(tmp_path / "x.xlsx", countries=["Germany"], engine=engine)
+    with pytest.raises(ExportError, match="does not exist"):
+        export.export_regulations(tmp_path / "missing" / "x.xlsx", engine=engine)
+    with pytest.raises(ExportError, match=r"\.xlsx"):
+        export.export_regulations(tmp_path / "x.csv", engine=engine)
+    assert not list(tmp_path.glob("x*"))
+    assert export.export_regulations(tmp_path / "plain", ["DE"], engine=engine) == tmp_path / "plain.xlsx"
+
+
+def test_row_limit_is_checked_before_anything_is_written(tmp_path: Path) -> None:
+    export.check_row_limit("Requirements", export.EXCEL_MAX_ROWS - 1)  # exactly fits with the header
+    with pytest.raises(ExportError, match="Requirements sheet would have 1,048,576 rows"):
+        export.check_row_limit("Requirements", export.EXCEL_MAX_ROWS)
+
+    class HugeRows(list):
+        def __len__(self) -> int:
+            return 2_000_000
+
+    sheet = export.Sheet("Requirements", [export.Column("A")], HugeRows())
+    with pytest.raises(ExportError, match="at most 1,048,575"):
+        export.build_workbook([sheet])
+
+
+def test_a_failed_save_leaves_the_old_file_and_no_partial_file(tmp_path: Path) -> None:
+    target = tmp_path / "regs.xlsx"
+    target.write_bytes(b"previous workbook")
+
+    class FailingWorkbook:
+        def save(self, filename: str) -> None:
+            Path(filename).write_bytes(b"half a zip")
+            raise OSError(28, "No space left on device")
+
+    with pytest.raises(ExportError, match="No space left"):
+        export.save_atomically(FailingWorkbook(), target)
+    assert target.read_bytes() == b"previous workbook"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["regs.xlsx"]
+
+
+def test_cell_helpers() -> None:
+    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+
+    assert export.ILLEGAL_CHARACTERS_RE.pattern == ILLEGAL_CHARACTERS_RE.pattern
+    assert export.clean_text("a\x00b\x1fc\td\ne") == "abc\td\ne"
+    assert len(export.clean_text("x" * 40_000)) == export.EXCEL_MAX_CELL_CHARS
+    assert export.safe_sheet_name("Requirements: a very long name [draft]?") == "Requirements_ a very long name "
+    assert len(export.safe_sheet_name("x" * 50)) == 31
+    aware = datetime(2026, 1, 1, 12, tzinfo=UTC)
+    assert export.naive_utc(aware) == datetime(2026, 1, 1, 12)
+    assert export.fit_width("Sid", ["x" * 500]) == export.MAX_COLUMN_WIDTH
+    assert export.fit_width("Country code", ["DE"]) == len("Country code") + 2
+    assert (
+        export.looks_like_formula("=1+1") and export.looks_like_formula("-5") and not export.looks_like_formula("a=b")
+    )
+
+
+def test_bytes_export_opens(full) -> None:
+    engine, _, _ = full
+    content = export.export_regulations_bytes(["GB"], engine=engine)
+    wb = openpyxl.load_workbook(io.BytesIO(content))
+    assert set(column(wb["Regulations"], "Country code")) == {"GB"}
+
+
+def test_cli_export_prints_path_and_counts(full_db, tmp_path: Path) -> None:
+    from numbersearch.cli import main
+
+    sqlite_url, _, _, business = full_db
+    result = CliRunner().invoke(
+        main, ["export", "regulations", "-o", "out.xlsx", "--country", "DE,GB", "--database-url", sqlite_url]
+    )
+    assert result.exit_code == 0, result.output
+    assert "out.xlsx" in result.output and "Regulations:" in result.output
+    count = sum(r["iso_country"] in {"DE", "GB"} for r in business)
+    assert f"Regulations: {count} rows" in result.output
+    assert (tmp_path / "out.xlsx").exists()
+    bad = CliRunner().invoke(main, ["export", "regulations", "--type", "premium", "--database-url", sqlite_url])
+    assert bad.exit_code == 1 and "unknown number type" in bad.output
+
+
+def test_cli_export_default_name_is_dated(engine, sqlite_url: str, tmp_path: Path) -> None:
+    from numbersearch.cli import main
+
+    result = CliRunner().invoke(main, ["export", "regulations", "--database-url", sqlite_url])
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / export.export_filename()).exists()
+    assert "No regulations sync has completed" in result.output
+
+
+async def test_api_export_download(full_db) -> None:
+    from litestar.testing import AsyncTestClient
+
+    from numbersearch.api import create_app
+    from numbersearch.config import get_settings
+
+    sqlite_url, engine, _, business = full_db
+    async with AsyncTestClient(create_app(get_settings(database_url=sqlite_url), engine)) as client:
+        response = await client.get("/api/v1/regulations/export", params=[("country", "de"), ("country", "GB")])
+        assert response.status_code == 200, response.text
+        assert response.headers["content-type"].startswith(export.XLSX_MEDIA_TYPE)
+        today = datetime.now(UTC).strftime("%Y-%m-%d")
+        assert response.headers["content-disposition"] == (
+            f'attachment; filename="numbersearch-regulations-{today}.xlsx"'
+        )
+        wb = openpyxl.load_workbook(io.BytesIO(response.content))
+        assert set(column(wb["Regulations"], "Sid")) == {r["sid"] for r in business if r["iso_country"] in {"DE", "GB"}}
+
+        typed = await client.get("/api/v1/regulations/export", params={"number_type": "TollFree"})
+        wb = openpyxl.load_workbook(io.BytesIO(typed.content))
+        assert set(column(wb["Regulations"], "Number type")) == {"Toll-Free"}
+
+        for params in ({"number_type": "premium"}, {"country": "Germany"}):
+            bad = await client.get("/api/v1/regulations/export", params=params)
+            assert bad.status_code == 400 and bad.json()["error"]
+
+
+async def test_export_after_a_real_sync(sandbox_server, sqlite_url: str, tmp_path: Path) -> None:
+    from conftest import make_settings
+
+    from numbersearch.jobs import run_sync
+    from numbersearch.query import list_regulations
+
+    settings = make_settings(sandbox_server.base_url, database_url=sqlite_url)
+    engine = make_engine(sqlite_url)
+    for sync_type in ("number_types", "regulations"):
+        job = await run_sync(sync_type, settings=settings, engine=engine)
+        assert job["status"] == "completed", job["error"]
+    report, _ = export.export_regulations_report(tmp_path / "synced.xlsx", engine=engine)
+    assert report.warnings == []
+    wb = openpyxl.load_workbook(tmp_path / "synced.xlsx")
+    assert sorted(column(wb["Regulations"], "Sid")) == sorted(r["sid"] for r in list_regulations(engine=engine))
+    assert len(column(wb["Countries"], "Country code")) == len(sandbox_server.app.catalogue.countries)
+    engine.dispose()
