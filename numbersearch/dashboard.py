@@ -1,0 +1,104 @@
+"""Serve the packaged dashboard notebook with Voila: the logic behind `numbersearch dashboard`."""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+import os
+import subprocess
+import sys
+from collections.abc import Mapping
+from importlib import resources
+from pathlib import Path
+
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+from .config import Settings, get_settings
+from .errors import ConfigError
+
+log = logging.getLogger(__name__)
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 8866
+NOTEBOOK = "dashboard.ipynb"
+
+
+def notebook_path() -> Path:
+    """The dashboard notebook shipped inside the package (works from a wheel as from a checkout)."""
+    path = Path(str(resources.files("numbersearch") / "data" / NOTEBOOK))
+    if not path.is_file():
+        raise ConfigError(f"the packaged dashboard notebook is missing: {path} (reinstall numbersearch)")
+    return path
+
+
+def absolute_database_url(url: str, cwd: Path) -> str:
+    """A relative SQLite path made absolute against `cwd`; other URLs unchanged.
+
+    Voila starts the kernel in the notebook's folder (inside the package), so a relative
+    `sqlite:///numbersearch.db` must be pinned to the folder the user ran the command in.
+    """
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        return url
+    database = parsed.database or ""
+    if parsed.get_backend_name() != "sqlite" or database in ("", ":memory:") or database.startswith("file:"):
+        return url
+    if Path(database).is_absolute():
+        return url
+    return parsed.set(database=str((cwd / database).resolve())).render_as_string(hide_password=False)
+
+
+def dotenv_values(path: Path) -> dict[str, str]:
+    """The variables of a `.env` file (empty when there is none)."""
+    if not path.is_file():
+        return {}
+    from dotenv import dotenv_values as read  # pydantic-settings' own .env reader
+
+    return {key: value for key, value in read(path).items() if value is not None}
+
+
+def dashboard_environment(settings: Settings, environ: Mapping[str, str], cwd: Path) -> dict[str, str]:
+    """The environment for Voila and its kernels: ours, plus `.env` of `cwd`, with an absolute DATABASE_URL.
+
+    The kernel runs elsewhere, so it would neither find `.env` nor resolve a relative database path.
+    """
+    env = dotenv_values(cwd / ".env") | dict(environ)
+    env["DATABASE_URL"] = absolute_database_url(settings.database_url, cwd)
+    return env
+
+
+def voila_command(notebook: Path, *, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT) -> list[str]:
+    """The Voila command line; `port_retries=0` so it fails instead of silently taking another port."""
+    return [
+        sys.executable,
+        "-m",
+        "voila",
+        str(notebook),
+        "--no-browser",
+        f"--port={port}",
+        f"--Voila.ip={host}",
+        "--Voila.port_retries=0",
+    ]
+
+
+def require_voila() -> None:
+    if importlib.util.find_spec("voila") is None or importlib.util.find_spec("ipywidgets") is None:
+        raise ConfigError("the dashboard needs Voila and ipywidgets: pip install 'numbersearch[dashboard]'")
+
+
+def serve_dashboard(host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, *, settings: Settings | None = None) -> int:
+    """Run Voila on the packaged notebook until it stops; on POSIX the process becomes Voila."""
+    require_voila()
+    settings = settings or get_settings()
+    cwd = Path.cwd()
+    command = voila_command(notebook_path(), host=host, port=port)
+    env = dashboard_environment(settings, os.environ, cwd)
+    log.info("serving the dashboard at http://%s:%s/", host, port)
+    if os.name == "posix":
+        # exec: signals (Ctrl+C, SIGTERM from a supervisor) reach Voila directly, and no orphan is left behind.
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os.execve(command[0], command, env)
+    return subprocess.call(command, env=env)  # pragma: no cover - non-POSIX

@@ -1,0 +1,380 @@
+"""Panel logic driven like a user: button.click() and .value changes, against the sandbox and real SQLite."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import io
+import re
+import time
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+import openpyxl
+import pytest
+from conftest import TEST_TOKEN, make_settings
+from pydantic import SecretStr
+
+from numbersearch import jobs, panels
+from numbersearch.db import make_engine
+
+DEADLINE = 30.0
+
+
+async def wait_until(predicate: Callable[[], Any], what: str, deadline: float = DEADLINE) -> Any:
+    """Poll `predicate` on the test's loop (so panel tasks run) until it is truthy or the deadline passes."""
+    end = time.monotonic() + deadline
+    while time.monotonic() < end:
+        value = predicate()
+        if value:
+            return value
+        await asyncio.sleep(0.02)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+@pytest.fixture
+def settings(sandbox_server, sqlite_url):
+    return make_settings(sandbox_server.base_url, database_url=sqlite_url)
+
+
+@pytest.fixture
+def engine(settings):
+    engine = make_engine(settings.database_url)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+async def synced_types(settings, engine):
+    """The countries catalogue synced into the SQLite database."""
+    job = await jobs.run_sync("number_types", settings=settings, engine=engine)
+    assert job["status"] == "completed", job
+    return settings
+
+
+@pytest.fixture
+async def synced(synced_types, engine):
+    """Both catalogues synced into the SQLite database."""
+    job = await jobs.run_sync("regulations", settings=synced_types, engine=engine)
+    assert job["status"] == "completed", job
+    return synced_types
+
+
+def finished(panel: panels.SyncPanel, kind: str) -> dict[str, Any] | None:
+    return next((j for j in panel.jobs if j["sync_type"] == kind and j["status"] in panels.FINISHED), None)
+
+
+# ---------------------------------------------------------------- Sync Management
+
+
+async def test_sync_button_runs_a_job_in_the_kernel_and_the_panel_follows_it(settings, engine):
+    panel = panels.SyncPanel(settings=settings, engine=engine, refresh_seconds=0.05)
+    seen_finished: list[dict[str, Any]] = []
+    panel.on_job_finished(seen_finished.append)
+    assert "Sync Management" in panel.children[0].value
+    await wait_until(lambda: "No sync has run yet" in panel.jobs_html.value, "the empty job list")
+
+    panel.buttons["number_types"].click()
+
+    job = await wait_until(lambda: finished(panel, "number_types"), "the job to finish")
+    assert job["status"] == "completed", job
+    assert job["countries_processed"] == job["countries_total"] > 100
+    await wait_until(lambda: not panel.progress.children, "the progress bar to go away")
+    assert "completed" in panel.jobs_html.value and job["job_id"][:8] in panel.jobs_html.value
+    assert "Started number types sync" in panel.message.value
+    await wait_until(lambda: seen_finished, "the finished-job callback")
+    assert seen_finished[0]["job_id"] == job["job_id"]
+    panel.close()
+
+
+async def test_second_click_while_a_job_of_that_type_runs_says_so_and_starts_nothing(settings, engine):
+    running = await asyncio.to_thread(jobs.create_job, "regulations", engine=engine, settings=settings)
+    panel = panels.SyncPanel(settings=settings, engine=engine, refresh_seconds=0.05)
+
+    panel.buttons["regulations"].click()
+    await panel.settle()
+
+    assert "already running" in panel.message.value and running["job_id"] in panel.message.value
+    listed = await asyncio.to_thread(jobs.list_jobs, 10, engine=engine, settings=settings)
+    assert [j["job_id"] for j in listed] == [running["job_id"]]
+    panel.close()
+
+
+async def test_jobs_started_elsewhere_show_a_live_progress_bar(settings, engine):
+    panel = panels.SyncPanel(settings=settings, engine=engine, refresh_seconds=0.05)
+    await wait_until(lambda: panel.jobs_html.value.startswith("<div"), "the first refresh")
+
+    other = await asyncio.to_thread(jobs.create_job, "number_types", engine=engine, settings=settings)
+
+    await wait_until(lambda: len(panel.progress.children) == 1, "a progress bar for the other job")
+    label = panel.progress.children[0].children[0].value
+    assert "Number types" in label and "starting" in label
+    assert "pending" in panel.jobs_html.value and other["job_id"][:8] in panel.jobs_html.value
+    panel.close()
+
+
+async def test_progress_bar_shows_countries_processed_of_total(settings, engine):
+    panel = panels.SyncPanel(settings=settings, engine=engine, autostart=False)
+    job = {"job_id": "j1", "sync_type": "regulations", "status": "in_progress"}
+    panel._render_progress([job | {"countries_processed": 40, "countries_total": 160, "countries_failed": 0}])
+    _box, bar, label = panel._bars["j1"]
+    assert (bar.value, bar.max, bar.bar_style) == (40, 160, "info")
+    assert "Regulations: 40 / 160 countries" in label.value
+    panel._render_progress([job | {"countries_processed": 90, "countries_total": 160, "countries_failed": 2}])
+    assert panel._bars["j1"][1] is bar and (bar.value, bar.bar_style) == (90, "danger")
+    panel._render_progress([])
+    assert panel.progress.children == () and not panel._bars
+
+
+async def test_errors_in_callbacks_show_in_the_panel(sandbox_server, sqlite_url, caplog):
+    no_credentials = make_settings(
+        sandbox_server.base_url, database_url=sqlite_url, twilio_account_sid=None, twilio_auth_token=None
+    )
+    panel = panels.SyncPanel(settings=no_credentials, refresh_seconds=0.05)
+
+    panel.buttons["number_types"].click()
+    await panel.settle()
+
+    assert "ns-error" in panel.message.value and "TWILIO_ACCOUNT_SID" in panel.message.value
+    assert any("TWILIO_ACCOUNT_SID" in r.getMessage() for r in caplog.records)
+    assert not panel.buttons["number_types"].disabled
+    panel.close()
+
+
+async def test_closing_the_panel_cancels_its_refresh_task(settings, engine):
+    panel = panels.SyncPanel(settings=settings, engine=engine, refresh_seconds=0.05)
+    task = panel._refresh_task
+    assert task is not None and not task.done()
+    panel.close()
+    await wait_until(task.done, "the refresh task to stop")
+    assert task.cancelled()
+
+
+async def test_api_mode_starts_and_lists_jobs_through_the_api(settings, engine):
+    from numbersearch.api import create_app
+
+    api_settings = settings.model_copy(update={"api_url": "http://api.test/", "api_token": None})
+    app = create_app(settings, engine=engine)
+    runner = panels.ApiJobs(api_settings, transport=httpx.ASGITransport(app=app))
+    assert runner.base_url == "http://api.test"
+    panel = panels.SyncPanel(settings=api_settings, runner=runner, refresh_seconds=0.05)
+    assert "numbersearch API at http://api.test" in panel.children[1].value
+
+    panel.buttons["number_types"].click()
+
+    job = await wait_until(lambda: finished(panel, "number_types"), "the API job to finish")
+    assert job["status"] == "completed" and job["countries_total"] > 100
+    assert f"Started number types sync (job {job['job_id']})" in panel.message.value
+    listed = await asyncio.to_thread(jobs.list_jobs, 10, engine=engine, settings=settings)
+    assert [j["job_id"] for j in listed] == [job["job_id"]], "the API ran it, in the shared database"
+    panel.close()
+
+
+async def test_api_mode_conflict_and_refused_token_are_reported(settings, engine):
+    from numbersearch.api import create_app
+
+    app = create_app(settings.model_copy(update={"api_token": SecretStr(TEST_TOKEN)}), engine=engine)
+    transport = httpx.ASGITransport(app=app)
+    with_token = settings.model_copy(update={"api_url": "http://api.test", "api_token": SecretStr(TEST_TOKEN)})
+    running = await asyncio.to_thread(jobs.create_job, "regulations", engine=engine, settings=settings)
+
+    panel = panels.SyncPanel(settings=with_token, runner=panels.ApiJobs(with_token, transport=transport),
+                             autostart=False)
+    panel.buttons["regulations"].click()
+    await panel.settle()
+    assert "already running" in panel.message.value and running["job_id"] in panel.message.value
+
+    without = with_token.model_copy(update={"api_token": None})
+    refused = panels.SyncPanel(settings=without, runner=panels.ApiJobs(without, transport=transport), autostart=False)
+    refused.buttons["number_types"].click()
+    await refused.settle()
+    assert "NUMBERSEARCH_API_TOKEN" in refused.message.value and "HTTP 401" in refused.message.value
+    assert TEST_TOKEN not in refused.message.value and TEST_TOKEN not in panel.message.value
+
+
+async def test_api_mode_unreachable_api_is_a_clear_message(settings):
+    api_settings = settings.model_copy(update={"api_url": "http://127.0.0.1:9"})
+    panel = panels.SyncPanel(settings=api_settings, refresh_seconds=0.05)
+    await wait_until(lambda: "cannot reach the numbersearch API" in panel.message.value, "the refresh error")
+    panel.close()
+
+
+# ---------------------------------------------------------------- Countries
+
+
+async def test_countries_panel_filters_by_type_and_beta(synced_types, engine):
+    panel = panels.CountriesPanel(settings=synced_types, engine=engine)
+    await panel.settle()
+    everything = panel.countries
+    assert len(everything) > 100 and f"{len(everything)} countries" in panel.summary.value
+    assert "✓" in panel.matrix.value and "Countries offering each number type" in panel.chart.value
+
+    panel.number_type.value = "toll_free"
+    await panel.settle()
+    assert 0 < len(panel.countries) < len(everything) and panel.countries["toll_free"].all()
+    rows = re.findall(r"<tr><td>([A-Z]{2})</td>", panel.matrix.value)
+    assert rows == list(panel.countries["country_code"])
+
+    panel.number_type.value = ""
+    panel.beta.value = "yes"
+    await panel.settle()
+    assert 0 < len(panel.countries) < len(everything) and panel.countries["beta"].all()
+
+    panel.beta.value = ""
+    await panel.settle()
+    panel.find.value = "united"
+    names = re.findall(r"<tr><td>[A-Z]{2}</td><td>([^<]+)</td>", panel.matrix.value)
+    assert names and all("united" in n.lower() for n in names) and f"{len(names)} countries" in panel.summary.value
+    panel.find.value = "GERMANY"
+    assert re.findall(r"<tr><td>([A-Z]{2})</td>", panel.matrix.value) == ["DE"]
+    panel.find.value = "de"
+    assert "DE" in re.findall(r"<tr><td>([A-Z]{2})</td>", panel.matrix.value), "a code matches too"
+    panel.find.value = "no such place"
+    assert "No countries match" in panel.summary.value and panel.matrix.value == ""
+    panel.close()
+
+
+async def test_countries_panel_before_any_sync_says_what_to_do(settings, engine):
+    panel = panels.CountriesPanel(settings=settings, engine=engine)
+    await panel.settle()
+    assert "Sync Number Types" in panel.summary.value and panel.matrix.value == ""
+
+
+def test_type_counts_chart_counts_each_type():
+    from numbersearch.frames import COUNTRY_COLUMNS, frame_from_rows
+
+    rows = [
+        {"country_code": "AA", "country": "A", "local": True, "mobile": True},
+        {"country_code": "BB", "country": "B", "local": True},
+    ]
+    chart = panels.type_counts_html(frame_from_rows(rows, COUNTRY_COLUMNS))
+    assert re.search(r"<td>Local</td>.*?width:300px.*?<td>2</td>", chart)
+    assert re.search(r"<td>Mobile</td>.*?width:150px.*?<td>1</td>", chart)
+
+
+# ---------------------------------------------------------------- Regulations
+
+
+async def test_regulations_panel_shows_requirements_and_a_working_download(synced, engine):
+    panel = panels.RegulationsPanel(settings=synced, engine=engine)
+    await panel.settle()
+    codes = [code for _label, code in panel.country.options if code]
+    assert len(codes) > 10 and "regulations in" in panel.details.value
+
+    panel.country.value = "DE" if "DE" in codes else codes[0]
+    await panel.settle()
+    shown = panel.details.value
+    assert "Business information" in shown and "fields to provide" in shown
+    assert "Supporting documents" in shown and "<li>" in shown
+    assert all(sid in shown for sid in panel.regulations["sid"])
+
+    panel.number_type.value = "mobile"
+    await panel.settle()
+    assert set(panel.regulations["number_type"]) <= {"mobile"}
+    match = re.search(r'download="([^"]+)" href="data:[^;]+;base64,([^"]+)"', panel.download.value)
+    assert match and match.group(1) == f"regulations-{panel.country.value}-mobile.xlsx"
+    workbook = openpyxl.load_workbook(io.BytesIO(base64.b64decode(match.group(2))))
+    assert "Requirements" in workbook.sheetnames
+    panel.close()
+
+
+async def test_regulations_panel_before_any_sync_says_what_to_do(settings, engine):
+    panel = panels.RegulationsPanel(settings=settings, engine=engine)
+    await panel.settle()
+    assert "Sync Regulations" in panel.details.value and panel.download.value == ""
+
+
+# ---------------------------------------------------------------- Search
+
+
+async def test_search_panel_shows_numbers(synced_types, engine):
+    panel = panels.SearchPanel(settings=synced_types, engine=engine)
+    panel.country.value = "US"
+    panel.capabilities["sms"].value = True
+    panel.limit.value = 5
+    assert panel.filters() == {"sms": True, "limit": 5}
+
+    panel.search_button.click()
+    await panel.settle()
+
+    assert 0 < len(panel.found) <= 5 and panel.found["sms"].all()
+    assert "numbers available" in panel.message.value
+    assert panel.found["phone_number"].iloc[0] in panel.results.value
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        ({"country": "USA"}, "not an ISO 3166 alpha-2 country code"),
+        ({"contains": "abc!"}, "contains"),
+    ],
+)
+async def test_search_panel_shows_validation_messages_inline(synced_types, engine, change, expected):
+    panel = panels.SearchPanel(settings=synced_types, engine=engine)
+    for name, value in change.items():
+        getattr(panel, name).value = value
+    panel.search_button.click()
+    await panel.settle()
+    assert "ns-error" in panel.message.value and expected in panel.message.value
+    assert panel.results.value == ""
+
+
+# ---------------------------------------------------------------- the dashboard
+
+
+async def test_dashboard_has_every_panel_and_refreshes_readers_after_a_sync(settings, engine):
+    board = panels.dashboard(settings=settings, engine=engine)
+    assert board.tabs.titles == panels.Dashboard.TITLES
+    board.sync.refresh_seconds = 0.05
+    await board.countries.settle()
+    assert board.countries.countries.empty
+
+    board.sync.buttons["number_types"].click()
+
+    await wait_until(lambda: len(board.countries.countries) > 100, "the Countries panel to reload")
+    board.close()
+    assert board.sync._refresh_task is None
+
+
+def test_dashboard_shows_a_bad_setting_instead_of_failing(monkeypatch):
+    monkeypatch.setenv("NUMBERSEARCH_MAX_CONCURRENCY", "0")
+    board = panels.dashboard()
+    assert "NUMBERSEARCH_MAX_CONCURRENCY" in board.children[1].value and board.panels == []
+
+
+def test_jobs_table_shows_status_duration_and_error():
+    table = panels.jobs_table_html(
+        [
+            {
+                "job_id": "0f0e0d0c-aaaa-bbbb-cccc-000000000000",
+                "sync_type": "regulations",
+                "status": "failed",
+                "started_at": "2024-01-15T10:30:00Z",
+                "completed_at": "2024-01-15T10:31:05.500Z",
+                "countries_processed": 120,
+                "countries_total": 120,
+                "countries_failed": 3,
+                "error": "3 of 120 countries failed: <AU> …",
+            }
+        ]
+    )
+    assert "ns-failed" in table and "1 min 06 s" in table and "120 / 120 (3 failed)" in table
+    assert "3 of 120 countries failed: &lt;AU&gt;" in table and "2024-01-15 10:30:00 UTC" in table
+    assert panels.format_duration(4.25) == "4.2 s" and panels.format_duration(3725) == "1 h 02 min"
+
+
+async def test_sync_then_countries_on_both_databases(sandbox_server, database_url):
+    settings = make_settings(sandbox_server.base_url, database_url=database_url)
+    engine = make_engine(database_url)
+    try:
+        board = panels.dashboard(settings=settings, engine=engine)
+        board.sync.refresh_seconds = 0.05
+        board.sync.buttons["number_types"].click()
+        job = await wait_until(lambda: finished(board.sync, "number_types"), "the job to finish")
+        assert job["status"] == "completed"
+        await wait_until(lambda: len(board.countries.countries) == job["countries_total"], "the countries")
+        await board.regulations.settle()
+        board.close()
+    finally:
+        engine.dispose()
