@@ -1,1 +1,69 @@
-"""numbersearch: Twilio's phone-number catalogue in a local SQL database."""
+"""numbersearch: Twilio's phone-number catalogue and regulations in a local SQL database."""
+
+from __future__ import annotations
+
+from importlib import import_module
+from typing import Any
+
+# Public name → the module that defines it. Loaded on first use (PEP 562) so that `import numbersearch`
+# stays light and a plain install without the Excel extra still imports.
+_EXPORTS: dict[str, str] = {
+    "AvailableNumber": "search",
+    "CatalogueError": "errors",
+    "ConfigError": "errors",
+    "DatabaseError": "errors",
+    "ExportError": "errors",
+    "InputError": "errors",
+    "JobConflictError": "errors",
+    "NotFoundError": "errors",
+    "NumbersearchError": "errors",
+    "SearchResult": "search",
+    "Settings": "config",
+    "SyncResult": "sync",
+    "TwilioAuthError": "errors",
+    "TwilioClient": "client",
+    "TwilioError": "errors",
+    "TwilioNotFound": "errors",
+    "TwilioRateLimited": "errors",
+    "TwilioResponseError": "errors",
+    "TwilioServerError": "errors",
+    "availability_matrix": "frames",
+    "countries_df": "frames",
+    "documents_df": "frames",
+    "export_regulations": "export",
+    "get_country": "query",
+    "get_engine": "db",
+    "get_job": "jobs",
+    "get_regulation": "query",
+    "get_settings": "config",
+    "list_countries": "query",
+    "list_jobs": "jobs",
+    "list_regulations": "query",
+    "make_engine": "db",
+    "normalize_number_type": "numbertypes",
+    "regulations_df": "frames",
+    "requirements_df": "frames",
+    "run_sync": "jobs",
+    "search_numbers": "search",
+    "search_numbers_sync": "search",
+    "start_sync": "jobs",
+    "sync_number_types": "sync",
+    "sync_regulations": "sync",
+    "wait_for_job": "jobs",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'numbersearch' has no attribute {name!r}")
+    value = getattr(import_module(f".{module}", __name__), name)
+    globals()[name] = value  # later lookups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
+
