@@ -18,7 +18,6 @@ from litestar.testing import AsyncTestClient
 
 from numbersearch import errors
 from numbersearch.api import create_app, status_for
-from numbersearch.db import make_engine
 from numbersearch.models import SyncJob, utcnow
 
 API_TOKEN = "api-SECRET-token-7d2e"
@@ -37,13 +36,6 @@ def sandbox_options(tmp_path: Path):
     path = tmp_path / "catalogue.json"
     catalogue.dump(path)
     return SandboxOptions(account_sid=TEST_SID, auth_token=TEST_TOKEN, seed=7, catalogue_path=path)
-
-
-@pytest.fixture
-def engine(database_url: str):
-    engine = make_engine(database_url)
-    yield engine
-    engine.dispose()
 
 
 @pytest.fixture
@@ -231,6 +223,28 @@ async def test_query_bad_input(client: AsyncTestClient) -> None:
         assert_error(await client.get(path, params=params), status, needle)
 
 
+async def test_search_without_a_catalogue_is_400_saying_to_sync_first(client: AsyncTestClient) -> None:
+    assert_error(await client.get("/api/v1/numbers/search", params={"country": "US"}), 400, "sync number-types")
+
+
+async def test_search_for_a_type_the_country_lacks_is_400_before_twilio_is_asked(
+    live: AsyncTestClient, sandbox_server
+) -> None:
+    client = live
+    await run_sync(client, "/api/v1/sync")
+    countries = (await client.get("/api/v1/countries")).json()["countries"]
+    lacking = next(c for c in countries if not c["toll_free"])
+    asked = sandbox_server.app.counters.requests
+    response = await client.get(
+        "/api/v1/numbers/search", params={"country": lacking["country_code"], "number_type": "TollFree"}
+    )
+    assert_error(
+        response, 400, f"{lacking['country']} ({lacking['country_code']}) offers no toll-free numbers on Twilio "
+        "(catalogue synced "
+    )
+    assert sandbox_server.app.counters.requests == asked
+
+
 async def test_wrong_method_is_405_json(client: AsyncTestClient) -> None:
     body = assert_error(await client.delete("/api/v1/sync"), 405, "DELETE")
     assert body["status"] == 405
@@ -274,7 +288,7 @@ MAPPED = [
     (errors.InputError("bad value"), 400),
     (errors.NotFoundError("no such thing"), 404),
     (errors.JobConflictError("regulations", "3f2b8c4e-9d1a-4e7b-8f6c-2a5d9e0b1c7f"), 409),
-    (errors.CatalogueError("sync number types first"), 409),
+    (errors.CatalogueError("sync number types first"), 400),
     (errors.ExportError("too many rows"), 422),
     (errors.ConfigError("TWILIO_AUTH_TOKEN is not set"), 500),
     (errors.DatabaseError("cannot open database"), 503),
@@ -381,7 +395,8 @@ WRONG_AUTHORIZATIONS = [
 ]
 GUARDED = [("GET", "/api/v1/sync"), ("POST", "/api/v1/sync"), ("POST", "/api/v1/sync/regulations"),
            ("GET", "/api/v1/sync/not-a-uuid"), ("GET", "/api/v1/sync?limit=0"), ("GET", "/api/v1/countries"),
-           ("GET", "/api/v1/countries/US"), ("GET", "/api/v1/regulations"), ("GET", "/api/v1/regulations/RN1")]
+           ("GET", "/api/v1/countries/US"), ("GET", "/api/v1/regulations"), ("GET", "/api/v1/regulations/RN1"),
+           ("GET", "/api/v1/regulations/export"), ("GET", "/api/v1/numbers/search?country=US")]
 
 
 async def test_token_required_on_every_api_route(guarded: AsyncTestClient) -> None:
@@ -424,6 +439,8 @@ async def test_openapi_lists_every_endpoint_with_examples(client: AsyncTestClien
         "/api/v1/countries/{code}": {"get"},
         "/api/v1/regulations": {"get"},
         "/api/v1/regulations/{sid}": {"get"},
+        "/api/v1/regulations/export": {"get"},
+        "/api/v1/numbers/search": {"get"},
         "/health": {"get"},
     }
     for path, methods in expected.items():
@@ -443,6 +460,8 @@ async def test_openapi_lists_every_endpoint_with_examples(client: AsyncTestClien
         assert field in job_schema, field
     for status in ("400", "404"):
         assert status in paths["/api/v1/sync/{job_id}"]["get"]["responses"]
+    search = paths["/api/v1/numbers/search"]["get"]["responses"]
+    assert "400" in search and "409" not in search, "a catalogue problem is the request's, not a conflict"
 
 
 def test_create_app_does_no_database_work(tmp_path: Path) -> None:

@@ -1,0 +1,309 @@
+"""The handlers: start and watch syncs, query the synced data, export it, search numbers live, check health."""
+
+from __future__ import annotations
+
+import logging
+from typing import cast
+
+import anyio
+import sqlalchemy as sa
+from litestar import Response, get, post
+from litestar.datastructures import ResponseHeader
+from litestar.openapi import ResponseSpec
+from litestar.openapi.spec import Example
+from litestar.params import Parameter
+from litestar.types import ControllerRouterHandler
+from sqlalchemy.exc import SQLAlchemyError
+
+from .. import jobs, query
+from ..db import describe_db_error
+from ..errors import DatabaseError
+from .context import ApiContext, Context
+from .errors import error_responses
+from .shapes import (
+    API_PREFIX,
+    EXAMPLE_CONFLICT,
+    EXAMPLE_JOB_ID,
+    XLSX_MEDIA_TYPE,
+    ConflictBody,
+    Country,
+    CountryList,
+    Health,
+    Job,
+    JobList,
+    NumberSearch,
+    Regulation,
+    RegulationList,
+    SyncAccepted,
+)
+
+log = logging.getLogger(__name__)
+
+HEALTH_TIMEOUT = 5.0
+
+# Handlers that touch the database run in a worker thread (`sync_to_thread=True`) so the event loop never
+# blocks; library errors propagate to the one mapping in errors.py.
+
+# --- sync ---
+
+_SYNC_RESPONSE_HEADERS = [
+    ResponseHeader(
+        name="Location",
+        value=f"{API_PREFIX}/sync/{EXAMPLE_JOB_ID}",
+        description="Where to poll the job: /api/v1/sync/<job_id>",
+        required=True,
+        documentation_only=True,
+    )
+]
+_SYNC_RESPONSES = error_responses(502) | {
+    409: ResponseSpec(
+        data_container=ConflictBody,
+        description="A sync of this type is already pending or in progress; `job_id` is that job",
+        generate_examples=False,
+        examples=[Example(value=EXAMPLE_CONFLICT)],
+    )
+}
+
+
+async def accept_sync(ctx: ApiContext, sync_type: str) -> Response[SyncAccepted]:
+    """Start a sync as a task of this process and answer 202 at once with where to poll it."""
+    engine = await anyio.to_thread.run_sync(ctx.engine)
+    start = jobs.start_sync(sync_type, settings=ctx.settings, engine=engine)
+    job = await (ctx.runner.call(start) if ctx.runner is not None else start)
+    job_id = job["job_id"]
+    return Response(
+        {"job_id": job_id, "status": "accepted"},
+        status_code=202,
+        headers={"Location": f"{API_PREFIX}/sync/{job_id}"},
+    )
+
+
+@post(
+    "/sync",
+    status_code=202,
+    summary="Start a number-types sync",
+    description="Copies which number types exist in which country. Poll the job at the `Location` header.",
+    tags=["sync"],
+    response_headers=_SYNC_RESPONSE_HEADERS,
+    response_description="The sync was accepted and runs in the server",
+    responses=_SYNC_RESPONSES,
+)
+async def start_number_types_sync(ctx: Context) -> Response[SyncAccepted]:
+    return await accept_sync(ctx, "number_types")
+
+
+@post(
+    "/sync/regulations",
+    status_code=202,
+    summary="Start a regulations sync",
+    description="Copies the business regulations of every country. Poll the job at the `Location` header.",
+    tags=["sync"],
+    response_headers=_SYNC_RESPONSE_HEADERS,
+    response_description="The sync was accepted and runs in the server",
+    responses=_SYNC_RESPONSES,
+)
+async def start_regulations_sync(ctx: Context) -> Response[SyncAccepted]:
+    return await accept_sync(ctx, "regulations")
+
+
+@get("/sync", sync_to_thread=True, summary="Recent sync jobs", description="Newest first.", tags=["sync"],
+     responses=error_responses())
+def list_sync_jobs(
+    ctx: Context,
+    limit: int = Parameter(default=10, ge=1, le=100, description="How many jobs, 1–100"),
+) -> JobList:
+    return {"jobs": cast(list[Job], jobs.list_jobs(limit, engine=ctx.engine(), settings=ctx.settings))}
+
+
+@get("/sync/{job_id:str}", sync_to_thread=True, summary="One sync job", tags=["sync"],
+     responses=error_responses(404))
+def get_sync_job(
+    ctx: Context,
+    job_id: str = Parameter(description="The job's UUID", schema_extra={"format": "uuid"}),
+) -> Job:
+    return cast(Job, jobs.get_job(job_id, engine=ctx.engine(), settings=ctx.settings))
+
+
+# --- query and export ---
+
+_NUMBER_TYPE_HELP = (
+    "A number type in any spelling: local, toll_free (TollFree, toll-free, toll free), mobile, national, "
+    "voip, shared_cost, machine_to_machine"
+)
+
+
+@get("/countries", sync_to_thread=True, summary="Countries and their number types", tags=["query"],
+     responses=error_responses())
+def list_countries(
+    ctx: Context,
+    number_type: str | None = Parameter(default=None, description=f"Only countries offering it. {_NUMBER_TYPE_HELP}"),
+    beta: bool | None = Parameter(default=None, description="Only beta (true) or only non-beta (false) countries"),
+) -> CountryList:
+    found = query.list_countries(number_type=number_type, beta=beta, engine=ctx.engine(), settings=ctx.settings)
+    return {"countries": cast(list[Country], found)}
+
+
+@get("/countries/{code:str}", sync_to_thread=True, summary="One country", tags=["query"],
+     responses=error_responses(404))
+def get_country(ctx: Context, code: str = Parameter(description="ISO 3166 alpha-2 code, any case")) -> Country:
+    return cast(Country, query.get_country(code, engine=ctx.engine(), settings=ctx.settings))
+
+
+@get("/regulations", sync_to_thread=True, summary="Business regulations", tags=["query"],
+     responses=error_responses())
+def list_regulations(
+    ctx: Context,
+    country: str | None = Parameter(default=None, description="ISO 3166 alpha-2 code, any case"),
+    number_type: str | None = Parameter(default=None, description=_NUMBER_TYPE_HELP),
+) -> RegulationList:
+    found = query.list_regulations(country=country, number_type=number_type, engine=ctx.engine(), settings=ctx.settings)
+    return {"regulations": cast(list[Regulation], found)}
+
+
+@get("/regulations/{sid:str}", sync_to_thread=True, summary="One regulation", tags=["query"],
+     responses=error_responses(404))
+def get_regulation(ctx: Context, sid: str = Parameter(description="Twilio's regulation sid (RN…)")) -> Regulation:
+    return cast(Regulation, query.get_regulation(sid, engine=ctx.engine(), settings=ctx.settings))
+
+
+def split_values(values: list[str] | None) -> list[str] | None:
+    """Repeated and comma-separated query values alike (`country=DE&country=GB` or `country=DE,GB`)."""
+    found = [part.strip() for value in values or [] for part in value.split(",") if part.strip()]
+    return found or None
+
+
+@get(
+    "/regulations/export",
+    sync_to_thread=True,
+    media_type=XLSX_MEDIA_TYPE,
+    summary="The regulations workbook (Excel)",
+    description="Summary, Regulations, Requirements, Countries and About sheets, as an .xlsx download.",
+    tags=["query"],
+    response_description="An Excel workbook",
+    responses=error_responses(422),
+)
+def export_regulations_workbook(
+    ctx: Context,
+    country: list[str] | None = Parameter(default=None, description="ISO code(s); repeat or comma-separate"),
+    number_type: list[str] | None = Parameter(default=None, description=f"Repeatable. {_NUMBER_TYPE_HELP}"),
+) -> Response[bytes]:
+    # Imported here, like the search below, so the server starts without loading pandas.
+    from ..export import export_filename, export_regulations_bytes
+
+    content = export_regulations_bytes(
+        split_values(country), split_values(number_type), engine=ctx.engine(), settings=ctx.settings
+    )
+    return Response(
+        content,
+        media_type=XLSX_MEDIA_TYPE,
+        headers={"Content-Disposition": f'attachment; filename="{export_filename()}"'},
+    )
+
+
+# --- live search ---
+
+
+@get(
+    "/numbers/search",
+    summary="Search numbers to buy, live on Twilio",
+    description="Checked against Twilio's rules and the synced catalogue before Twilio is asked.",
+    tags=["search"],
+    responses=error_responses(404, 502),
+)
+async def search_available_numbers(
+    ctx: Context,
+    country: str = Parameter(description="ISO 3166 alpha-2 code, any case"),
+    number_type: str = Parameter(default="local", description=_NUMBER_TYPE_HELP),
+    area_code: str | None = Parameter(default=None, description="US/CA area code, e.g. 415"),
+    contains: str | None = Parameter(default=None, description="Pattern: digits/letters, * one digit, % any run"),
+    in_region: str | None = Parameter(default=None, description="State or province (US/CA)"),
+    in_locality: str | None = Parameter(default=None, description="City"),
+    in_postal_code: str | None = Parameter(default=None, description="Postal code (US/CA)"),
+    near_number: str | None = Parameter(default=None, description="Near this phone number (US/CA)"),
+    near_lat_long: str | None = Parameter(default=None, description="'latitude,longitude' (US/CA)"),
+    distance: int | None = Parameter(default=None, description="Miles from near_number/near_lat_long, 0–500"),
+    in_rate_center: str | None = Parameter(default=None, description="Rate center (US/CA; needs in_lata)"),
+    in_lata: str | None = Parameter(default=None, description="LATA (US/CA)"),
+    sms: bool | None = Parameter(default=None, description="Can receive SMS"),
+    mms: bool | None = Parameter(default=None, description="Can receive MMS"),
+    voice: bool | None = Parameter(default=None, description="Can receive calls"),
+    fax: bool | None = Parameter(default=None, description="Can receive fax"),
+    exclude_all_address_required: bool | None = Parameter(default=None),
+    exclude_local_address_required: bool | None = Parameter(default=None),
+    exclude_foreign_address_required: bool | None = Parameter(default=None),
+    beta: bool | None = Parameter(default=None, description="Include numbers new to Twilio (Twilio's default: true)"),
+    limit: int = Parameter(default=20, description="How many numbers, 1–1000"),
+) -> NumberSearch:
+    from ..search import search_numbers
+
+    engine = await anyio.to_thread.run_sync(ctx.engine)
+    result = await search_numbers(
+        country,
+        number_type,
+        area_code=area_code,
+        contains=contains,
+        in_region=in_region,
+        in_locality=in_locality,
+        in_postal_code=in_postal_code,
+        near_number=near_number,
+        near_lat_long=near_lat_long,
+        distance=distance,
+        in_rate_center=in_rate_center,
+        in_lata=in_lata,
+        sms=sms,
+        mms=mms,
+        voice=voice,
+        fax=fax,
+        exclude_all_address_required=exclude_all_address_required,
+        exclude_local_address_required=exclude_local_address_required,
+        exclude_foreign_address_required=exclude_foreign_address_required,
+        beta=beta,
+        limit=limit,
+        settings=ctx.settings,
+        engine=engine,
+    )
+    return cast(NumberSearch, result.to_dict())
+
+
+def api_routes() -> list[ControllerRouterHandler]:
+    """Every /api/v1 handler (all behind the token guard when a token is set)."""
+    return [
+        start_number_types_sync,
+        start_regulations_sync,
+        list_sync_jobs,
+        get_sync_job,
+        list_countries,
+        get_country,
+        list_regulations,
+        get_regulation,
+        export_regulations_workbook,
+        search_available_numbers,
+    ]
+
+
+# --- health (outside /api/v1 and the token guard) ---
+
+
+def ping_database(ctx: ApiContext) -> None:
+    with ctx.engine().connect() as conn:
+        conn.execute(sa.text("SELECT 1"))
+
+
+@get("/health", summary="Is the database reachable?", tags=["health"],
+     responses={503: ResponseSpec(data_container=Health, description="The database does not answer")})
+async def health(ctx: Context) -> Response[Health]:
+    problem: str | None = None
+    # A worker thread with a deadline: a database that hangs must not hang the check, nor the event loop.
+    with anyio.move_on_after(HEALTH_TIMEOUT) as scope:
+        try:
+            await anyio.to_thread.run_sync(ping_database, ctx, abandon_on_cancel=True)
+        except DatabaseError as exc:
+            problem = str(exc)
+        except SQLAlchemyError as exc:
+            problem = describe_db_error(ctx.settings.database_url, exc)
+    if scope.cancelled_caught:
+        problem = f"the database did not answer within {HEALTH_TIMEOUT:g} s"
+    if problem is not None:
+        log.warning("health check: %s", problem)
+        return Response({"status": "error", "database": problem}, status_code=503)
+    return Response({"status": "ok", "database": "ok"}, status_code=200)

@@ -1,0 +1,173 @@
+"""What the API answers: the JSON shapes (TypedDicts, documented in /schema) and the examples /schema shows."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal, TypedDict
+
+API_PREFIX = "/api/v1"
+# Also export.XLSX_MEDIA_TYPE; importing export here would load pandas when the server starts.
+XLSX_MEDIA_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+# The library returns plain dicts; these TypedDicts only describe them to Litestar's OpenAPI generator.
+JobStatus = Literal["pending", "in_progress", "completed", "failed"]
+SyncType = Literal["number_types", "regulations"]
+
+
+class SyncAccepted(TypedDict):
+    """The answer to a sync request: the new job's id."""
+
+    job_id: str
+    status: Literal["accepted"]
+
+
+class JobFailure(TypedDict):
+    """One country that failed in a sync, with why."""
+
+    country_code: str
+    error: str
+
+
+class Job(TypedDict):
+    """A sync job as stored in `sync_jobs`; times are UTC, ISO 8601 with `Z`."""
+
+    job_id: str
+    sync_type: SyncType
+    status: JobStatus
+    created_at: datetime
+    started_at: datetime | None
+    completed_at: datetime | None
+    heartbeat_at: datetime | None
+    countries_processed: int
+    countries_total: int
+    countries_failed: int
+    error: str | None
+    failures: list[JobFailure]
+    rows_written: int
+    rows_removed: int
+
+
+class JobList(TypedDict):
+    jobs: list[Job]
+
+
+class Country(TypedDict):
+    """The number types Twilio offers in one country."""
+
+    country_code: str
+    country: str
+    beta: bool
+    number_types: list[str]
+    local: bool
+    toll_free: bool
+    mobile: bool
+    national: bool
+    voip: bool
+    shared_cost: bool
+    machine_to_machine: bool
+    last_updated: datetime
+
+
+class CountryList(TypedDict):
+    countries: list[Country]
+
+
+class Regulation(TypedDict):
+    """A business regulation; `requirements` holds Twilio's `end_user` and `supporting_document` as received."""
+
+    sid: str
+    friendly_name: str
+    iso_country: str
+    number_type: str
+    end_user_type: str
+    requirements: dict[str, Any]
+    url: str
+    last_updated: datetime
+
+
+class RegulationList(TypedDict):
+    regulations: list[Regulation]
+
+
+class AvailableNumber(TypedDict):
+    """A number Twilio offers now; capabilities are plain booleans."""
+
+    phone_number: str
+    friendly_name: str
+    iso_country: str
+    locality: str | None
+    region: str | None
+    postal_code: str | None
+    latitude: float | None
+    longitude: float | None
+    lata: str | None
+    rate_center: str | None
+    address_requirements: str
+    beta: bool
+    voice: bool
+    sms: bool
+    mms: bool
+    fax: bool
+
+
+class NumberSearch(TypedDict):
+    """A live search: the request as Twilio received it, when it ran, and the numbers found."""
+
+    country_code: str
+    number_type: str
+    filters: dict[str, Any]
+    searched_at: datetime
+    count: int
+    numbers: list[AvailableNumber]
+
+
+class Health(TypedDict):
+    status: Literal["ok", "error"]
+    database: str
+
+
+class ErrorBody(TypedDict):
+    """Every error answer: a human message and the HTTP status."""
+
+    error: str
+    status: int
+
+
+class ConflictBody(ErrorBody):
+    """A 409: the error, plus the job of that type that is already pending or in progress."""
+
+    job_id: str
+    sync_type: SyncType
+
+
+# Examples shown in /schema for the sync endpoints, matching design.md §5.
+EXAMPLE_JOB_ID = "3f2b8c4e-9d1a-4e7b-8f6c-2a5d9e0b1c7f"
+EXAMPLE_ACCEPTED: dict[str, Any] = {"job_id": EXAMPLE_JOB_ID, "status": "accepted"}
+EXAMPLE_JOB: dict[str, Any] = {
+    "job_id": EXAMPLE_JOB_ID,
+    "sync_type": "regulations",
+    "status": "completed",
+    "created_at": "2024-01-15T10:29:59Z",
+    "started_at": "2024-01-15T10:30:00Z",
+    "completed_at": "2024-01-15T10:31:12Z",
+    "heartbeat_at": "2024-01-15T10:31:12Z",
+    "countries_processed": 120,
+    "countries_total": 120,
+    "countries_failed": 0,
+    "error": None,
+    "failures": [],
+    "rows_written": 412,
+    "rows_removed": 0,
+}
+EXAMPLE_FAILED_JOB: dict[str, Any] = EXAMPLE_JOB | {
+    "status": "failed",
+    "countries_failed": 1,
+    "error": "1 of 120 countries failed: DE: Twilio server error (HTTP 503)",
+    "failures": [{"country_code": "DE", "error": "Twilio server error (HTTP 503)"}],
+}
+EXAMPLE_CONFLICT: dict[str, Any] = {
+    "error": f"a regulations sync is already running (job {EXAMPLE_JOB_ID})",
+    "status": 409,
+    "job_id": EXAMPLE_JOB_ID,
+    "sync_type": "regulations",
+}
