@@ -78,22 +78,24 @@ DOCUMENT_COLUMNS: dict[str, str] = {
 # ---------------------------------------------------------------- filters
 
 
-def normalize_countries(value: str | Iterable[str] | None) -> list[str] | None:
-    """One code or many (any case) → sorted unique upper-case codes; None means every country."""
+def _to_list(value: str | Iterable[str] | None) -> list[str] | None:
+    # One value or many; None or an empty collection means no filter.
     if value is None:
         return None
     values = [value] if isinstance(value, str) else list(value)
-    if not values:
-        return None
-    return sorted({normalize_country_code(v) for v in values})
+    return values or None
+
+
+def normalize_countries(value: str | Iterable[str] | None) -> list[str] | None:
+    """One code or many (any case) → sorted unique upper-case codes; None means every country."""
+    values = _to_list(value)
+    return None if values is None else sorted({normalize_country_code(v) for v in values})
 
 
 def normalize_number_types(value: str | Iterable[str] | None) -> list[str] | None:
     """One type or many, in any spelling → canonical keys in catalogue order; None means every type."""
-    if value is None:
-        return None
-    values = [value] if isinstance(value, str) else list(value)
-    if not values:
+    values = _to_list(value)
+    if values is None:
         return None
     wanted = {normalize_number_type(v) for v in values}
     return [t for t in NUMBER_TYPES if t in wanted]
@@ -136,12 +138,28 @@ def _requirements_of(regulation: Mapping[str, Any]) -> dict[str, Any]:
     return raw if isinstance(raw, dict) else {}
 
 
+def _end_user_entries(requirements: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    return [entry for entry in requirements.get("end_user") or [] if isinstance(entry, Mapping)]
+
+
 def _document_groups(requirements: Mapping[str, Any]) -> list[list[Mapping[str, Any]]]:
     groups = requirements.get("supporting_document") or []
     # Twilio nests requirements in groups (a list of lists); tolerate a flat list as one group.
     if groups and all(isinstance(g, Mapping) for g in groups):
         return [list(groups)]
     return [[item for item in group if isinstance(item, Mapping)] for group in groups if isinstance(group, list)]
+
+
+def _accepted_documents(item: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    return [doc for doc in item.get("accepted_documents") or [] if isinstance(doc, Mapping)]
+
+
+def country_from_friendly_name(friendly_name: Any) -> str | None:
+    """'Australia: Local - Business' → 'Australia' (Twilio's naming), else None."""
+    text = str(friendly_name or "")
+    if ":" not in text:
+        return None
+    return text.split(":", 1)[0].strip() or None
 
 
 def _regulation_base(regulation: Mapping[str, Any], country: str | None) -> dict[str, Any]:
@@ -154,88 +172,61 @@ def _regulation_base(regulation: Mapping[str, Any], country: str | None) -> dict
     }
 
 
-def country_from_friendly_name(friendly_name: Any) -> str | None:
-    """'Australia: Local - Business' → 'Australia' (Twilio's naming), else None."""
-    text = str(friendly_name or "")
-    if ":" not in text:
-        return None
-    return text.split(":", 1)[0].strip() or None
+def _requirement_row(
+    entry: Mapping[str, Any], kind: str, group: int | None, labels: list[str], documents: list[Mapping[str, Any]]
+) -> dict[str, Any]:
+    return {
+        "kind": kind,
+        "group": group,
+        "requirement": entry.get("name"),
+        "requirement_name": entry.get("requirement_name"),
+        "description": str(entry.get("description") or ""),
+        "fields": "\n".join(labels),
+        "field_count": len(labels),
+        "accepted_documents": "\n".join(str(d.get("name") or d.get("type") or "") for d in documents),
+        "document_count": len(documents),
+    }
 
 
 def requirement_rows(regulation: Mapping[str, Any], country: str | None = None) -> list[dict[str, Any]]:
     """One row per requirement of a Twilio regulation: end-user information first, then documents."""
     requirements = _requirements_of(regulation)
     base = _regulation_base(regulation, country)
-    rows: list[dict[str, Any]] = []
-    for entry in requirements.get("end_user") or []:
-        if not isinstance(entry, Mapping):
-            continue
-        labels = field_labels(entry)
-        rows.append(
-            base
-            | {
-                "kind": END_USER_KIND,
-                "group": None,
-                "requirement": entry.get("name"),
-                "requirement_name": entry.get("requirement_name"),
-                "description": str(entry.get("description") or ""),
-                "fields": "\n".join(labels),
-                "field_count": len(labels),
-                "accepted_documents": "",
-                "document_count": 0,
-            }
-        )
+    rows = [
+        base | _requirement_row(entry, END_USER_KIND, None, field_labels(entry), [])
+        for entry in _end_user_entries(requirements)
+    ]
     for number, group in enumerate(_document_groups(requirements), start=1):
         for item in group:
-            documents = [d for d in item.get("accepted_documents") or [] if isinstance(d, Mapping)]
+            documents = _accepted_documents(item)
             labels = _unique(label for doc in documents for label in field_labels(doc))
-            rows.append(
-                base
-                | {
-                    "kind": DOCUMENT_KIND,
-                    "group": number,
-                    "requirement": item.get("name"),
-                    "requirement_name": item.get("requirement_name"),
-                    "description": str(item.get("description") or ""),
-                    "fields": "\n".join(labels),
-                    "field_count": len(labels),
-                    "accepted_documents": "\n".join(str(d.get("name") or d.get("type") or "") for d in documents),
-                    "document_count": len(documents),
-                }
-            )
+            rows.append(base | _requirement_row(item, DOCUMENT_KIND, number, labels, documents))
     return rows
 
 
 def document_rows(regulation: Mapping[str, Any], country: str | None = None) -> list[dict[str, Any]]:
     """One row per accepted document option of every supporting-document requirement."""
-    requirements = _requirements_of(regulation)
     base = _regulation_base(regulation, country)
-    rows: list[dict[str, Any]] = []
-    for number, group in enumerate(_document_groups(requirements), start=1):
-        for item in group:
-            for doc in item.get("accepted_documents") or []:
-                if not isinstance(doc, Mapping):
-                    continue
-                rows.append(
-                    base
-                    | {
-                        "group": number,
-                        "requirement": item.get("name"),
-                        "requirement_name": item.get("requirement_name"),
-                        "document": doc.get("name"),
-                        "document_type": doc.get("type"),
-                        "fields": "\n".join(field_labels(doc)),
-                        "url": doc.get("url"),
-                    }
-                )
-    return rows
+    return [
+        base
+        | {
+            "group": number,
+            "requirement": item.get("name"),
+            "requirement_name": item.get("requirement_name"),
+            "document": doc.get("name"),
+            "document_type": doc.get("type"),
+            "fields": "\n".join(field_labels(doc)),
+            "url": doc.get("url"),
+        }
+        for number, group in enumerate(_document_groups(_requirements_of(regulation)), start=1)
+        for item in group
+        for doc in _accepted_documents(item)
+    ]
 
 
 def regulation_row(regulation: Mapping[str, Any], country: str | None = None) -> dict[str, Any]:
     """A regulation as one flat row: counts of end-user fields and supporting documents."""
     requirements = _requirements_of(regulation)
-    end_user_fields = sum(len(field_labels(e)) for e in requirements.get("end_user") or [] if isinstance(e, Mapping))
-    documents = sum(len(group) for group in _document_groups(requirements))
     return {
         "sid": regulation.get("sid"),
         "iso_country": regulation.get("iso_country"),
@@ -243,8 +234,8 @@ def regulation_row(regulation: Mapping[str, Any], country: str | None = None) ->
         "number_type": canonical_type(str(regulation.get("number_type") or "")),
         "end_user_type": regulation.get("end_user_type"),
         "friendly_name": regulation.get("friendly_name"),
-        "end_user_fields": end_user_fields,
-        "supporting_documents": documents,
+        "end_user_fields": sum(len(field_labels(e)) for e in _end_user_entries(requirements)),
+        "supporting_documents": sum(len(group) for group in _document_groups(requirements)),
         "url": regulation.get("url"),
         "last_updated": regulation.get("last_updated"),
         "requirements": requirements,
@@ -258,7 +249,8 @@ def frame_from_rows(rows: Sequence[Mapping[str, Any]], columns: Mapping[str, str
         if dtype.startswith("datetime64"):
             frame[name] = pd.to_datetime(frame[name], utc=True).astype(dtype)
         elif dtype == "bool":
-            frame[name] = frame[name].fillna(False).astype(bool)
+            # Through the nullable dtype: a missing flag (None, NaN or an absent key) is False.
+            frame[name] = frame[name].astype("boolean").fillna(False).astype(bool)
         elif dtype == "int64":
             frame[name] = frame[name].fillna(0).astype("int64")
         else:
@@ -335,6 +327,19 @@ def availability_matrix(
     return frame.set_index("country_code")
 
 
+def _regulations_with_names(
+    country: str | Iterable[str] | None,
+    number_type: str | Iterable[str] | None,
+    engine: Engine | None,
+    settings: Settings | None,
+) -> list[tuple[dict[str, Any], str | None]]:
+    # Each matching regulation with its country's name from the countries table (None when not synced).
+    codes, types = normalize_countries(country), normalize_number_types(number_type)
+    engine = resolve_engine(engine, settings)
+    names = _country_names(engine)
+    return [(r, names.get(r["iso_country"])) for r in fetch_regulations(engine, codes, types)]
+
+
 def regulations_df(
     country: str | Iterable[str] | None = None,
     number_type: str | Iterable[str] | None = None,
@@ -343,11 +348,8 @@ def regulations_df(
     settings: Settings | None = None,
 ) -> pd.DataFrame:
     """One row per regulation; `number_type` is the canonical key (`toll_free`) so it joins the countries."""
-    codes, types = normalize_countries(country), normalize_number_types(number_type)
-    engine = resolve_engine(engine, settings)
-    names = _country_names(engine)
-    rows = [regulation_row(r, names.get(r["iso_country"])) for r in fetch_regulations(engine, codes, types)]
-    return frame_from_rows(rows, REGULATION_COLUMNS)
+    found = _regulations_with_names(country, number_type, engine, settings)
+    return frame_from_rows([regulation_row(r, name) for r, name in found], REGULATION_COLUMNS)
 
 
 def requirements_df(
@@ -358,15 +360,8 @@ def requirements_df(
     settings: Settings | None = None,
 ) -> pd.DataFrame:
     """One row per requirement (end-user information or supporting document) of every regulation."""
-    codes, types = normalize_countries(country), normalize_number_types(number_type)
-    engine = resolve_engine(engine, settings)
-    names = _country_names(engine)
-    rows = [
-        row
-        for regulation in fetch_regulations(engine, codes, types)
-        for row in requirement_rows(regulation, names.get(regulation["iso_country"]))
-    ]
-    return frame_from_rows(rows, REQUIREMENT_COLUMNS)
+    found = _regulations_with_names(country, number_type, engine, settings)
+    return frame_from_rows([row for r, name in found for row in requirement_rows(r, name)], REQUIREMENT_COLUMNS)
 
 
 def documents_df(
@@ -377,12 +372,5 @@ def documents_df(
     settings: Settings | None = None,
 ) -> pd.DataFrame:
     """One row per accepted document option: which documents satisfy which requirement."""
-    codes, types = normalize_countries(country), normalize_number_types(number_type)
-    engine = resolve_engine(engine, settings)
-    names = _country_names(engine)
-    rows = [
-        row
-        for regulation in fetch_regulations(engine, codes, types)
-        for row in document_rows(regulation, names.get(regulation["iso_country"]))
-    ]
-    return frame_from_rows(rows, DOCUMENT_COLUMNS)
+    found = _regulations_with_names(country, number_type, engine, settings)
+    return frame_from_rows([row for r, name in found for row in document_rows(r, name)], DOCUMENT_COLUMNS)

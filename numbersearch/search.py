@@ -37,6 +37,19 @@ NANP_ONLY_FILTERS = (
     "in_lata",
 )
 MAX_DISTANCE_MILES = 500
+TEXT_FILTERS = ("in_region", "in_locality", "in_postal_code", "in_rate_center", "in_lata")
+CAPABILITIES = ("voice", "sms", "mms", "fax")
+# The user's yes/no filters → the client's names (capabilities are Twilio's `SmsEnabled` and so on).
+BOOLEAN_FILTERS = {
+    "sms": "sms_enabled",
+    "mms": "mms_enabled",
+    "voice": "voice_enabled",
+    "fax": "fax_enabled",
+    "exclude_all_address_required": "exclude_all_address_required",
+    "exclude_local_address_required": "exclude_local_address_required",
+    "exclude_foreign_address_required": "exclude_foreign_address_required",
+    "beta": "beta",
+}
 
 _CONTAINS_CHARS = re.compile(r"^[0-9A-Za-z*%+$]+$")
 _WILDCARDS = frozenset("*%")
@@ -166,7 +179,7 @@ def parse_coordinate(value: Any) -> float | None:
 def normalize_capabilities(capabilities: Any) -> dict[str, bool]:
     """`{"MMS": true, "SMS": true, "fax": true, "voice": true}` or the lower-case form → four booleans."""
     lowered = {str(k).lower(): bool(v) for k, v in capabilities.items()} if isinstance(capabilities, Mapping) else {}
-    return {name: lowered.get(name, False) for name in ("voice", "sms", "mms", "fax")}
+    return {name: lowered.get(name, False) for name in CAPABILITIES}
 
 
 def check_contains(pattern: str) -> str:
@@ -234,63 +247,63 @@ def _check_text(name: str, value: Any) -> str:
     return text
 
 
+def _check_phone(value: Any) -> str:
+    number = re.sub(r"[\s().-]", "", str(value))
+    if not _PHONE.match(number):
+        raise InputError(f"near_number must be a phone number such as +14155550100, not {value!r}")
+    return number
+
+
+def _check_distance(distance: Any, filters: Mapping[str, Any]) -> int:
+    if isinstance(distance, bool) or not isinstance(distance, int) or not 0 <= distance <= MAX_DISTANCE_MILES:
+        raise InputError(f"distance must be a whole number of miles from 0 to {MAX_DISTANCE_MILES}, not {distance!r}")
+    if "near_number" not in filters and "near_lat_long" not in filters:
+        raise InputError("distance needs near_number or near_lat_long to measure from")
+    return distance
+
+
+def _check_bool(name: str, value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise InputError(f"{name} must be true or false, not {value!r}")
+    return value
+
+
+def _refuse_nanp_only(country_code: str, given: Mapping[str, Any]) -> None:
+    refused = [name for name in NANP_ONLY_FILTERS if name in given]
+    if refused and country_code not in NANP_COUNTRIES:
+        verb = "only work" if len(refused) > 1 else "only works"
+        raise InputError(f"{', '.join(refused)} {verb} for US and CA numbers, not {country_code}")
+
+
 def build_filters(country_code: str, **given: Any) -> dict[str, Any]:
     """Validated client filters (snake_case, Twilio's names) from the user's; None values are dropped."""
     given = {k: v for k, v in given.items() if v is not None}
-    refused = [name for name in NANP_ONLY_FILTERS if name in given]
-    if refused and country_code not in NANP_COUNTRIES:
-        names = ", ".join(refused)
-        raise InputError(
-            f"{names} {'only work' if len(refused) > 1 else 'only works'} for US and CA numbers, not {country_code}"
-        )
+    _refuse_nanp_only(country_code, given)
     filters: dict[str, Any] = {}
     if "area_code" in given:
         filters["area_code"] = _check_area_code(given["area_code"])
     if "contains" in given:
         filters["contains"] = check_contains(given["contains"])
-    for name in ("in_region", "in_locality", "in_postal_code", "in_rate_center", "in_lata"):
+    for name in TEXT_FILTERS:
         if name in given:
             filters[name] = _check_text(name, given[name])
     if "near_number" in given:
-        number = re.sub(r"[\s().-]", "", str(given["near_number"]))
-        if not _PHONE.match(number):
-            raise InputError(f"near_number must be a phone number such as +14155550100, not {given['near_number']!r}")
-        filters["near_number"] = number
+        filters["near_number"] = _check_phone(given["near_number"])
     if "near_lat_long" in given:
         filters["near_lat_long"] = _check_lat_long(given["near_lat_long"])
     if "distance" in given:
-        distance = given["distance"]
-        if isinstance(distance, bool) or not isinstance(distance, int) or not 0 <= distance <= MAX_DISTANCE_MILES:
-            raise InputError(
-                f"distance must be a whole number of miles from 0 to {MAX_DISTANCE_MILES}, not {distance!r}"
-            )
-        if "near_number" not in filters and "near_lat_long" not in filters:
-            raise InputError("distance needs near_number or near_lat_long to measure from")
-        filters["distance"] = distance
+        filters["distance"] = _check_distance(given["distance"], filters)
     if "in_rate_center" in filters and "in_lata" not in filters:
         raise InputError("in_rate_center needs in_lata as well (Twilio's rule)")
-    for name, twilio_name in (
-        ("sms", "sms_enabled"),
-        ("mms", "mms_enabled"),
-        ("voice", "voice_enabled"),
-        ("fax", "fax_enabled"),
-    ):
+    for name, client_name in BOOLEAN_FILTERS.items():
         if name in given:
-            filters[twilio_name] = _check_bool(name, given[name])
-    for name in (
-        "exclude_all_address_required",
-        "exclude_local_address_required",
-        "exclude_foreign_address_required",
-        "beta",
-    ):
-        if name in given:
-            filters[name] = _check_bool(name, given[name])
+            filters[client_name] = _check_bool(name, given[name])
     return filters
 
 
 def page_size_for(limit: int, filters: Mapping[str, Any]) -> int:
     """Twilio applies only `true` capability filters; ask for more when `false` ones will be applied here."""
-    if any(filters.get(f"{name}_enabled") is False for name in ("voice", "sms", "mms", "fax")):
+    if any(filters.get(f"{name}_enabled") is False for name in CAPABILITIES):
         return min(MAX_LIMIT, max(limit * 5, 50))
     return limit
 
@@ -298,16 +311,8 @@ def page_size_for(limit: int, filters: Mapping[str, Any]) -> int:
 def has_capabilities(number: AvailableNumber, filters: Mapping[str, Any]) -> bool:
     """Whether a number matches the capability filters, `False` included (Twilio only applies `true`)."""
     return all(
-        getattr(number, name) == filters[f"{name}_enabled"]
-        for name in ("voice", "sms", "mms", "fax")
-        if f"{name}_enabled" in filters
+        getattr(number, name) == filters[f"{name}_enabled"] for name in CAPABILITIES if f"{name}_enabled" in filters
     )
-
-
-def _check_bool(name: str, value: Any) -> bool:
-    if not isinstance(value, bool):
-        raise InputError(f"{name} must be true or false, not {value!r}")
-    return value
 
 
 def type_phrase(number_type: NumberType) -> str:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import io
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -12,23 +11,16 @@ from typing import Any
 import openpyxl
 import pytest
 from click.testing import CliRunner
+from conftest import sandbox_catalogue, seed_database
 
-from numbersearch import export, frames
+from numbersearch import export, frames, workbook
 from numbersearch.db import make_engine, upsert
 from numbersearch.errors import ExportError, InputError
-from numbersearch.models import CountryNumberTypes, Regulation, SyncJob
-from numbersearch.numbertypes import NUMBER_TYPES
+from numbersearch.models import SyncJob
 
 SHEETS = ["Summary", "Regulations", "Requirements", "Countries", "About"]
 NASTY_SID = "RN" + "e" * 32
 NASTY_DESCRIPTION = '=HYPERLINK("http://evil.example","click")'
-
-
-@functools.cache
-def _catalogue():
-    from numbersearch.sandbox import generate_catalogue
-
-    return generate_catalogue(seed=7)
 
 
 def nasty_regulation() -> dict[str, Any]:
@@ -68,44 +60,24 @@ def nasty_regulation() -> dict[str, Any]:
     }
 
 
-def seed(engine, *, countries=None, regulations=None, completed: dict[str, datetime] | None = None) -> None:
-    now = datetime.now(UTC)
+def seed(engine, *, countries=(), regulations=(), completed: dict[str, datetime] | None = None) -> None:
+    """Countries and regulations as a sync writes them, and a completed sync job at each given time."""
+    seed_database(engine, list(countries), list(regulations))
+    jobs = [
+        {
+            "job_id": str(uuid.uuid4()),
+            "sync_type": sync_type,
+            "status": "completed",
+            "created_at": when,
+            "started_at": when,
+            "completed_at": when,
+            "heartbeat_at": when,
+            "failures": [],
+        }
+        for sync_type, when in (completed or {}).items()
+    ]
     with engine.begin() as conn:
-        if countries:
-            rows = [
-                {
-                    "country_code": c["country_code"],
-                    "country": c["country"],
-                    "beta": c["beta"],
-                    **{t: t in c["number_types"] for t in NUMBER_TYPES},
-                    "last_updated": now,
-                }
-                for c in countries
-            ]
-            upsert(conn, CountryNumberTypes.__table__, rows, ["country_code"])
-        if regulations:
-            rows = [
-                {k: r[k] for k in ("sid", "friendly_name", "iso_country", "number_type", "end_user_type")}
-                | {
-                    "requirements": r["requirements"],
-                    "url": f"https://numbers.twilio.com/v2/RegulatoryCompliance/Regulations/{r['sid']}",
-                    "last_updated": now,
-                }
-                for r in regulations
-            ]
-            upsert(conn, Regulation.__table__, rows, ["sid"])
-        for sync_type, when in (completed or {}).items():
-            job = {
-                "job_id": str(uuid.uuid4()),
-                "sync_type": sync_type,
-                "status": "completed",
-                "created_at": when,
-                "started_at": when,
-                "completed_at": when,
-                "heartbeat_at": when,
-                "failures": [],
-            }
-            upsert(conn, SyncJob.__table__, [job], ["job_id"])
+        upsert(conn, SyncJob.__table__, jobs, ["job_id"])
 
 
 @pytest.fixture
@@ -120,7 +92,7 @@ def full_db(tmp_path_factory: pytest.TempPathFactory):
     """The sandbox catalogue (business regulations) plus one nasty regulation, synced an hour ago (read-only)."""
     url = f"sqlite:///{tmp_path_factory.mktemp('full') / 'numbersearch-test.db'}"
     engine = make_engine(url)
-    catalogue = _catalogue()
+    catalogue = sandbox_catalogue()
     business = [r for r in catalogue.regulations if r["end_user_type"] == "business"] + [nasty_regulation()]
     hour_ago = datetime.now(UTC) - timedelta(hours=1)
     seed(
@@ -153,14 +125,14 @@ def about(ws) -> dict[str, list[Any]]:
 
 
 @pytest.fixture(scope="module")
-def workbook(full_db, tmp_path_factory: pytest.TempPathFactory):
+def exported(full_db, tmp_path_factory: pytest.TempPathFactory):
     _, engine, _, business = full_db
     path = export.export_regulations(tmp_path_factory.mktemp("wb") / "regs.xlsx", engine=engine)
     return openpyxl.load_workbook(path), engine, business
 
 
-def test_every_regulation_and_requirement_is_in_the_workbook(workbook) -> None:
-    wb, engine, business = workbook
+def test_every_regulation_and_requirement_is_in_the_workbook(exported) -> None:
+    wb, engine, business = exported
     assert wb.sheetnames == SHEETS
     assert sorted(column(wb["Regulations"], "Sid")) == sorted(r["sid"] for r in business)
     requirements = frames.requirements_df(engine=engine)
@@ -168,7 +140,7 @@ def test_every_regulation_and_requirement_is_in_the_workbook(workbook) -> None:
         zip(column(wb["Requirements"], "Regulation sid"), column(wb["Requirements"], "Requirement name"), strict=True)
     )
     want = {
-        (sid, export.clean_text(name))
+        (sid, workbook.clean_text(name))
         for sid, name in zip(requirements["regulation_sid"], requirements["requirement_name"], strict=True)
     }
     assert got == want
@@ -178,8 +150,8 @@ def test_every_regulation_and_requirement_is_in_the_workbook(workbook) -> None:
     assert sum(column(wb["Summary"], "Supporting documents")) == (requirements["kind"] == frames.DOCUMENT_KIND).sum()
 
 
-def test_formula_like_text_is_stored_as_text_and_control_characters_are_gone(workbook) -> None:
-    wb, _, _ = workbook
+def test_formula_like_text_is_stored_as_text_and_control_characters_are_gone(exported) -> None:
+    wb, _, _ = exported
     ws = wb["Requirements"]
     headers = [c.value for c in ws[1]]
     rows = [r for r in ws.iter_rows(min_row=2) if r[headers.index("Regulation sid")].value == NASTY_SID]
@@ -200,16 +172,16 @@ def test_formula_like_text_is_stored_as_text_and_control_characters_are_gone(wor
     for sheet in wb.worksheets:
         for row in sheet.iter_rows(values_only=True):
             for value in row:
-                assert not (isinstance(value, str) and export.ILLEGAL_CHARACTERS_RE.search(value))
+                assert not (isinstance(value, str) and workbook.ILLEGAL_CHARACTERS_RE.search(value))
 
 
-def test_formatting_header_filter_widths_links_wrap_and_dates(workbook) -> None:
-    wb, _, _ = workbook
+def test_formatting_header_filter_widths_links_wrap_and_dates(exported) -> None:
+    wb, _, _ = exported
     for name in SHEETS:
         ws = wb[name]
         assert ws.freeze_panes == "A2"
         assert all(c.font.bold for c in ws[1])
-        assert all(0 < d.width <= export.MAX_COLUMN_WIDTH for d in ws.column_dimensions.values() if d.width)
+        assert all(0 < d.width <= workbook.MAX_COLUMN_WIDTH for d in ws.column_dimensions.values() if d.width)
         if name != "About":
             assert ws.auto_filter.ref == f"A1:{ws.cell(1, ws.max_column).column_letter}{ws.max_row}"
     regulations = wb["Regulations"]
@@ -236,8 +208,8 @@ def test_formatting_header_filter_widths_links_wrap_and_dates(workbook) -> None:
     assert wb.active.title == "Summary"  # no warnings: open on the summary
 
 
-def test_about_sheet_records_provenance(workbook) -> None:
-    wb, _, business = workbook
+def test_about_sheet_records_provenance(exported) -> None:
+    wb, _, business = exported
     info = about(wb["About"])
     assert "Warning" not in info
     assert isinstance(info["Generated at (UTC)"][0], datetime)
@@ -256,8 +228,12 @@ def test_empty_database_still_gives_a_valid_workbook_with_a_warning(engine, tmp_
     warnings = about(wb["About"])["Warning"]
     assert any("No regulations sync has completed" in w for w in warnings)
     assert wb.active.title == "About"  # the workbook opens on the warning
-    warning_cell = wb["About"]["B2"]
-    assert warning_cell.font.bold and warning_cell.fill.fgColor.rgb.endswith("FFC7CE")
+    about_ws = wb["About"]
+    for row in range(2, len(warnings) + 2):
+        assert about_ws.cell(row, 2).font.bold and about_ws.cell(row, 2).fill.fgColor.rgb.endswith("FFC7CE")
+    assert about_ws.cell(len(warnings) + 2, 1).value == "Generated at (UTC)"
+    assert not about_ws.cell(len(warnings) + 2, 2).font.bold  # only the warnings are drawn as warnings
+    assert about_ws.sheet_properties.tabColor.rgb.endswith("C00000")
 
 
 def test_stale_data_is_flagged_and_fresh_data_is_not(engine, tmp_path: Path) -> None:
@@ -298,17 +274,17 @@ def test_bad_filters_and_paths_are_refused_before_writing(full, tmp_path: Path) 
 
 
 def test_row_limit_is_checked_before_anything_is_written(tmp_path: Path) -> None:
-    export.check_row_limit("Requirements", export.EXCEL_MAX_ROWS - 1)  # exactly fits with the header
+    workbook.check_row_limit("Requirements", workbook.EXCEL_MAX_ROWS - 1)  # exactly fits with the header
     with pytest.raises(ExportError, match="Requirements sheet would have 1,048,576 rows"):
-        export.check_row_limit("Requirements", export.EXCEL_MAX_ROWS)
+        workbook.check_row_limit("Requirements", workbook.EXCEL_MAX_ROWS)
 
     class HugeRows(list):
         def __len__(self) -> int:
             return 2_000_000
 
-    sheet = export.Sheet("Requirements", [export.Column("A")], HugeRows())
-    with pytest.raises(ExportError, match="at most 1,048,575"):
-        export.build_workbook([sheet])
+    sheet = workbook.Sheet("Requirements", [workbook.Column("A")], HugeRows())
+    with pytest.raises(ExportError, match="at most 1,048,575 plus the header: export fewer countries"):
+        workbook.build_workbook([sheet], advice=export.ROW_LIMIT_ADVICE)
 
 
 def test_a_failed_save_leaves_the_old_file_and_no_partial_file(tmp_path: Path) -> None:
@@ -321,7 +297,7 @@ def test_a_failed_save_leaves_the_old_file_and_no_partial_file(tmp_path: Path) -
             raise OSError(28, "No space left on device")
 
     with pytest.raises(ExportError, match="No space left"):
-        export.save_atomically(FailingWorkbook(), target)
+        workbook.save_atomically(FailingWorkbook(), target)
     assert target.read_bytes() == b"previous workbook"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["regs.xlsx"]
 
@@ -329,17 +305,19 @@ def test_a_failed_save_leaves_the_old_file_and_no_partial_file(tmp_path: Path) -
 def test_cell_helpers() -> None:
     from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
-    assert export.ILLEGAL_CHARACTERS_RE.pattern == ILLEGAL_CHARACTERS_RE.pattern
-    assert export.clean_text("a\x00b\x1fc\td\ne") == "abc\td\ne"
-    assert len(export.clean_text("x" * 40_000)) == export.EXCEL_MAX_CELL_CHARS
-    assert export.safe_sheet_name("Requirements: a very long name [draft]?") == "Requirements_ a very long name "
-    assert len(export.safe_sheet_name("x" * 50)) == 31
+    assert workbook.ILLEGAL_CHARACTERS_RE.pattern == ILLEGAL_CHARACTERS_RE.pattern
+    assert workbook.clean_text("a\x00b\x1fc\td\ne") == "abc\td\ne"
+    assert len(workbook.clean_text("x" * 40_000)) == workbook.EXCEL_MAX_CELL_CHARS
+    assert workbook.safe_sheet_name("Requirements: a very long name [draft]?") == "Requirements_ a very long name "
+    assert len(workbook.safe_sheet_name("x" * 50)) == 31
     aware = datetime(2026, 1, 1, 12, tzinfo=UTC)
-    assert export.naive_utc(aware) == datetime(2026, 1, 1, 12)
-    assert export.fit_width("Sid", ["x" * 500]) == export.MAX_COLUMN_WIDTH
-    assert export.fit_width("Country code", ["DE"]) == len("Country code") + 2
+    assert workbook.naive_utc(aware) == datetime(2026, 1, 1, 12)
+    assert workbook.fit_width("Sid", ["x" * 500]) == workbook.MAX_COLUMN_WIDTH
+    assert workbook.fit_width("Country code", ["DE"]) == len("Country code") + 2
     assert (
-        export.looks_like_formula("=1+1") and export.looks_like_formula("-5") and not export.looks_like_formula("a=b")
+        workbook.looks_like_formula("=1+1")
+        and workbook.looks_like_formula("-5")
+        and not workbook.looks_like_formula("a=b")
     )
 
 
@@ -385,7 +363,7 @@ async def test_api_export_download(full_db) -> None:
     async with AsyncTestClient(create_app(get_settings(database_url=sqlite_url), engine)) as client:
         response = await client.get("/api/v1/regulations/export", params=[("country", "de"), ("country", "GB")])
         assert response.status_code == 200, response.text
-        assert response.headers["content-type"].startswith(export.XLSX_MEDIA_TYPE)
+        assert response.headers["content-type"].startswith(workbook.XLSX_MEDIA_TYPE)
         today = datetime.now(UTC).strftime("%Y-%m-%d")
         assert response.headers["content-disposition"] == (
             f'attachment; filename="numbersearch-regulations-{today}.xlsx"'

@@ -3,105 +3,22 @@
 from __future__ import annotations
 
 import copy
-import functools
-from datetime import UTC, datetime
+import json
 from typing import Any
 
 import pandas as pd
 import pytest
+from conftest import sandbox_catalogue, seed_database
 
 from numbersearch import frames
-from numbersearch.db import make_engine, upsert
+from numbersearch.db import make_engine
 from numbersearch.errors import InputError
-from numbersearch.models import CountryNumberTypes, Regulation
 from numbersearch.numbertypes import NUMBER_TYPES
+from numbersearch.sandbox.data import INDONESIA_TOLL_FREE_BUSINESS_JSON
 
-# Twilio's own examples (twilio-api-reference.md §5.3): Indonesia toll-free business (real), the OAI spec
-# example (Australia), and the newer Ireland format with a description on each field.
-INDONESIA: dict[str, Any] = {
-    "sid": "RN581d4e917a8612eb36f0af24ecc6b592",
-    "friendly_name": "Indonesia: Toll-Free - Business",
-    "iso_country": "ID",
-    "number_type": "toll-free",
-    "end_user_type": "business",
-    "requirements": {
-        "end_user": [
-            {
-                "name": "Business",
-                "url": "https://numbers.twilio.com/v2/RegulatoryCompliance/EndUserTypes/business",
-                "fields": ["business_name"],
-                "detailed_fields": [{"machine_name": "business_name", "friendly_name": "Business Name"}],
-                "type": "business",
-                "requirement_name": "business_info",
-            }
-        ],
-        "supporting_document": [
-            [
-                {
-                    "description": "May be anywhere in the world",
-                    "type": "document",
-                    "name": "Business Address",
-                    "accepted_documents": [
-                        {
-                            "url": f"https://numbers.twilio.com/v2/RegulatoryCompliance/SupportingDocumentTypes/{kind}",
-                            "fields": ["address_sids"],
-                            "detailed_fields": [{"machine_name": "address_sids", "friendly_name": "Address Sid(s)"}],
-                            "type": kind,
-                            "name": name,
-                        }
-                        for kind, name in [
-                            ("business_registration", "Business Registration"),
-                            ("utility_bill", "Utility Bill"),
-                            ("tax_document", "Tax Notice"),
-                            ("rental_receipt", "Rent Receipt"),
-                            ("title_deed", "Title Deed"),
-                        ]
-                    ],
-                    "requirement_name": "business_address_proof_of_address_info",
-                },
-                {
-                    "description": "",
-                    "type": "document",
-                    "name": "Name of Authorized Representative",
-                    "accepted_documents": [
-                        {
-                            "url": f"https://numbers.twilio.com/v2/RegulatoryCompliance/SupportingDocumentTypes/{kind}",
-                            "fields": ["first_name", "last_name"],
-                            "detailed_fields": [
-                                {"machine_name": "first_name", "friendly_name": "First Name"},
-                                {"machine_name": "last_name", "friendly_name": "Last Name"},
-                            ],
-                            "type": kind,
-                            "name": name,
-                        }
-                        for kind, name in [
-                            ("national_id_card", "National ID for Indonesian citizens"),
-                            ("passport", "Passport for non-Indonesians"),
-                            ("residence_permit", "Residence Permit (KITAP/KITAS) for-non Indonesians"),
-                        ]
-                    ],
-                    "requirement_name": "name_of_authorized_representative_info",
-                },
-                {
-                    "description": "",
-                    "type": "document",
-                    "name": "Business Name",
-                    "accepted_documents": [
-                        {
-                            "url": "https://numbers.twilio.com/v2/RegulatoryCompliance/SupportingDocumentTypes/business_registration",
-                            "fields": ["business_name"],
-                            "detailed_fields": [{"machine_name": "business_name", "friendly_name": "Business Name"}],
-                            "type": "business_registration",
-                            "name": "Business Registration",
-                        }
-                    ],
-                    "requirement_name": "business_name_info",
-                },
-            ]
-        ],
-    },
-    "url": "https://numbers.twilio.com/v2/RegulatoryCompliance/Regulations/RN581d4e917a8612eb36f0af24ecc6b592",
-}
+# Twilio's own examples (twilio-api-reference.md §5.3): the real Indonesia toll-free business regulation, as the
+# sandbox serves it, and the newer Ireland format with a description on each field.
+INDONESIA: dict[str, Any] = json.loads(INDONESIA_TOLL_FREE_BUSINESS_JSON)
 
 IRELAND_REQUIREMENTS: dict[str, Any] = {
     "end_user": [
@@ -234,39 +151,9 @@ def test_empty_frames_keep_columns_and_dtypes() -> None:
 # ---------------------------------------------------------------- readers on a real database
 
 
-@functools.cache
-def _catalogue():
-    from numbersearch.sandbox import generate_catalogue
-
-    return generate_catalogue(seed=7)
-
-
-def seed_database(engine, countries: list[dict], regulations: list[dict]) -> None:
-    """Rows as a sync would write them (one write path: db.upsert)."""
-    now = datetime.now(UTC)
-    with engine.begin() as conn:
-        country_rows = [
-            {
-                "country_code": c["country_code"],
-                "country": c["country"],
-                "beta": c["beta"],
-                **{t: t in c["number_types"] for t in NUMBER_TYPES},
-                "last_updated": now,
-            }
-            for c in countries
-        ]
-        upsert(conn, CountryNumberTypes.__table__, country_rows, ["country_code"])
-        regulation_rows = [
-            {k: r[k] for k in ("sid", "friendly_name", "iso_country", "number_type", "end_user_type", "requirements")}
-            | {"url": f"https://numbers.twilio.com/v2/RegulatoryCompliance/Regulations/{r['sid']}", "last_updated": now}
-            for r in regulations
-        ]
-        upsert(conn, Regulation.__table__, regulation_rows, ["sid"])
-
-
 @pytest.fixture
 def seeded(database_url: str):
-    catalogue = _catalogue()
+    catalogue = sandbox_catalogue()
     engine = make_engine(database_url)
     business = [r for r in catalogue.regulations if r["end_user_type"] == "business"]
     seed_database(engine, catalogue.countries, business)

@@ -57,8 +57,10 @@ def test_dashboard_notebook_holds_only_imports_and_display_calls(path):
 
 
 def test_packaged_dashboard_notebook_is_the_checkout_one():
-    sources = [[c.source for c in nbformat.read(p, as_version=4).cells] for p in (NOTEBOOKS / "dashboard.ipynb",
-                                                                                  notebook_path())]
+    sources = [
+        [c.source for c in nbformat.read(p, as_version=4).cells]
+        for p in (NOTEBOOKS / "dashboard.ipynb", notebook_path())
+    ]
     assert sources[0] == sources[1]
 
 

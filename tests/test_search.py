@@ -10,14 +10,12 @@ from typing import Any
 import httpx
 import pytest
 from click.testing import CliRunner
-from conftest import TEST_TOKEN, make_settings
+from conftest import TEST_TOKEN, make_settings, seed_database
 
 from numbersearch import search
 from numbersearch.client import TwilioClient
-from numbersearch.db import make_engine, upsert
+from numbersearch.db import make_engine
 from numbersearch.errors import CatalogueError, InputError, TwilioAuthError
-from numbersearch.models import CountryNumberTypes
-from numbersearch.numbertypes import NUMBER_TYPES
 
 
 class RecordingClient:
@@ -31,25 +29,10 @@ class RecordingClient:
         return []
 
 
-def seed_countries(engine, countries: list[dict[str, Any]]) -> None:
-    rows = [
-        {
-            "country_code": c["country_code"],
-            "country": c["country"],
-            "beta": c["beta"],
-            **{t: t in c["number_types"] for t in NUMBER_TYPES},
-            "last_updated": datetime.now(UTC),
-        }
-        for c in countries
-    ]
-    with engine.begin() as conn:
-        upsert(conn, CountryNumberTypes.__table__, rows, ["country_code"])
-
-
 @pytest.fixture
 def engine(sqlite_url: str, sandbox):
     engine = make_engine(sqlite_url)
-    seed_countries(engine, sandbox.catalogue.countries)
+    seed_database(engine, sandbox.catalogue.countries, [])
     yield engine
     engine.dispose()
 

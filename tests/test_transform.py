@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 import pytest
 
 from numbersearch.errors import TwilioResponseError
+from numbersearch.sandbox.data import INDONESIA_TOLL_FREE_BUSINESS_JSON
 from numbersearch.transform import (
     business_regulation_rows,
     country_dict,
@@ -47,53 +48,9 @@ COUNTRY_LIST = json.loads(
 """
 )
 
-# The real Indonesia toll-free business regulation (reference §5.3 b), shortened to one document.
-INDONESIA = {
-    "sid": "RN581d4e917a8612eb36f0af24ecc6b592",
-    "friendly_name": "Indonesia: Toll-Free - Business",
-    "iso_country": "ID",
-    "number_type": "toll-free",
-    "end_user_type": "business",
-    "requirements": {
-        "end_user": [
-            {
-                "name": "Business",
-                "url": "https://numbers.twilio.com/v2/RegulatoryCompliance/EndUserTypes/business",
-                "fields": ["business_name"],
-                "detailed_fields": [{"machine_name": "business_name", "friendly_name": "Business Name"}],
-                "type": "business",
-                "requirement_name": "business_info",
-            }
-        ],
-        "supporting_document": [
-            [
-                {
-                    "description": "",
-                    "type": "document",
-                    "name": "Business Name",
-                    "accepted_documents": [
-                        {
-                            "url": "https://numbers.twilio.com/v2/RegulatoryCompliance/SupportingDocumentTypes/"
-                            "business_registration",
-                            "fields": ["business_name"],
-                            "detailed_fields": [
-                                {
-                                    "machine_name": "business_name",
-                                    "friendly_name": "Business Name",
-                                    "constraint": "List",
-                                }
-                            ],
-                            "type": "business_registration",
-                            "name": "Business Registration",
-                        }
-                    ],
-                    "requirement_name": "business_name_info",
-                }
-            ]
-        ],
-    },
-    "url": "https://numbers.twilio.com/v2/RegulatoryCompliance/Regulations/RN581d4e917a8612eb36f0af24ecc6b592",
-}
+# The real Indonesia toll-free business regulation (reference §5.3 b), as the sandbox serves it, with its URL.
+INDONESIA = json.loads(INDONESIA_TOLL_FREE_BUSINESS_JSON)
+INDONESIA["url"] = f"https://numbers.twilio.com/v2/RegulatoryCompliance/Regulations/{INDONESIA['sid']}"
 
 # twilio-oai `readFull` regulation: an individual one, which is not stored.
 AUSTRALIA_INDIVIDUAL = {

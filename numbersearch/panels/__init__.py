@@ -1,0 +1,21 @@
+"""ipywidgets panels over the library: sync management, countries, regulations, live search, the dashboard."""
+
+from __future__ import annotations
+
+from .board import Dashboard, dashboard
+from .catalogue import CountriesPanel, RegulationsPanel
+from .html import download_link_html
+from .search import SearchPanel
+from .sync import ApiJobs, KernelJobs, SyncPanel
+
+__all__ = [
+    "ApiJobs",
+    "CountriesPanel",
+    "Dashboard",
+    "KernelJobs",
+    "RegulationsPanel",
+    "SearchPanel",
+    "SyncPanel",
+    "dashboard",
+    "download_link_html",
+]

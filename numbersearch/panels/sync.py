@@ -1,0 +1,275 @@
+"""The Sync Management panel and where it runs jobs: this kernel's event loop, or the numbersearch HTTP API."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from typing import Any, ClassVar, Protocol
+
+import httpx
+import ipywidgets as widgets
+from sqlalchemy.engine import Engine
+
+from .. import jobs, query
+from ..config import Settings
+from ..errors import ConfigError, JobConflictError, NumbersearchError
+from ..models import ACTIVE_STATUSES
+from .base import Panel, describe_error, loop_running, open_engine
+from .html import SYNC_LABELS, esc, jobs_table_html, message_html, sync_label
+
+log = logging.getLogger(__name__)
+
+FINISHED = ("completed", "failed")
+
+
+class JobRunner(Protocol):
+    """Where the Sync panel starts and reads jobs."""
+
+    def describe(self) -> str: ...
+
+    async def start(self, sync_type: str) -> dict[str, Any]: ...
+
+    async def recent(self, limit: int) -> list[dict[str, Any]]: ...
+
+
+class KernelJobs:
+    """Runs jobs as asyncio tasks on this kernel's event loop (the default)."""
+
+    def __init__(self, settings: Settings, engine: Engine | None = None) -> None:
+        self.settings = settings
+        self.engine = engine
+
+    def describe(self) -> str:
+        return (
+            "Jobs run in this kernel: keep this page open until they finish "
+            "(set NUMBERSEARCH_API_URL to hand them to the API server instead)."
+        )
+
+    async def start(self, sync_type: str) -> dict[str, Any]:
+        self.engine = await open_engine(self.engine, self.settings)
+        return await jobs.start_sync(sync_type, settings=self.settings, engine=self.engine)
+
+    async def recent(self, limit: int) -> list[dict[str, Any]]:
+        self.engine = await open_engine(self.engine, self.settings)
+        return await asyncio.to_thread(jobs.list_jobs, limit, engine=self.engine, settings=self.settings)
+
+
+def _json_object(response: httpx.Response) -> dict[str, Any] | None:
+    """The answer's JSON object; None for any other body (a proxy's HTML error page, say)."""
+    try:
+        body = response.json()
+    except ValueError:
+        return None
+    return body if isinstance(body, dict) else None
+
+
+class ApiJobs:
+    """Starts and reads jobs through the numbersearch HTTP API at NUMBERSEARCH_API_URL."""
+
+    PATHS: ClassVar[dict[str, str]] = {"number_types": "/api/v1/sync", "regulations": "/api/v1/sync/regulations"}
+
+    def __init__(self, settings: Settings, *, transport: httpx.AsyncBaseTransport | None = None) -> None:
+        self.base_url = (settings.api_url or "").rstrip("/").removesuffix("/api/v1")
+        self._token = settings.api_token
+        self._transport = transport
+
+    def describe(self) -> str:
+        return f"Jobs run in the numbersearch API at {self.base_url}; they go on when this page closes."
+
+    async def _request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        headers = {"Authorization": f"Bearer {self._token.get_secret_value()}"} if self._token else {}
+        try:
+            async with httpx.AsyncClient(
+                base_url=self.base_url, headers=headers, timeout=10.0, transport=self._transport
+            ) as client:
+                return await client.request(method, path, **kwargs)
+        except httpx.HTTPError as exc:
+            raise ConfigError(
+                f"cannot reach the numbersearch API at {self.base_url} (NUMBERSEARCH_API_URL): {type(exc).__name__}"
+            ) from None
+
+    def _check(self, response: httpx.Response) -> dict[str, Any]:
+        body = _json_object(response)
+        if response.status_code in (401, 403):
+            raise ConfigError(
+                f"the numbersearch API at {self.base_url} refused the request (HTTP {response.status_code}): "
+                "set NUMBERSEARCH_API_TOKEN to its token"
+            )
+        if response.is_error:
+            detail = (body or {}).get("error") or (body or {}).get("detail") or response.reason_phrase
+            raise NumbersearchError(f"the numbersearch API answered HTTP {response.status_code}: {detail}")
+        if body is None:
+            raise NumbersearchError(f"the numbersearch API at {self.base_url} did not answer with a JSON object")
+        return body
+
+    async def start(self, sync_type: str) -> dict[str, Any]:
+        kind = query.normalize_sync_type(sync_type)
+        response = await self._request("POST", self.PATHS[kind])
+        if response.status_code == 409:
+            raise JobConflictError(kind, str((_json_object(response) or {}).get("job_id") or "unknown"))
+        accepted = self._check(response)
+        return self._check(await self._request("GET", f"/api/v1/sync/{accepted['job_id']}"))
+
+    async def recent(self, limit: int) -> list[dict[str, Any]]:
+        body = self._check(await self._request("GET", "/api/v1/sync", params={"limit": limit}))
+        return list(body.get("jobs") or [])
+
+
+def make_job_runner(settings: Settings, engine: Engine | None = None) -> JobRunner:
+    """The API runner when NUMBERSEARCH_API_URL is set, else jobs in this kernel."""
+    return ApiJobs(settings) if settings.api_url else KernelJobs(settings, engine)
+
+
+class SyncPanel(Panel):
+    """The "Sync Management" panel: start syncs, watch running jobs live, list recent ones with their errors."""
+
+    def __init__(
+        self,
+        *,
+        settings: Settings | None = None,
+        engine: Engine | None = None,
+        runner: JobRunner | None = None,
+        refresh_seconds: float = 1.0,
+        limit: int = 10,
+        autostart: bool = True,
+    ) -> None:
+        super().__init__(settings=settings, engine=engine)
+        self.runner = runner or make_job_runner(self.settings, engine)
+        self.refresh_seconds = refresh_seconds
+        self.limit = limit
+        self.buttons = {
+            kind: widgets.Button(
+                description=f"Sync {label.title()}",
+                button_style="primary",
+                icon="refresh",
+                layout=widgets.Layout(width="auto"),
+            )
+            for kind, label in SYNC_LABELS.items()
+        }
+        for kind, button in self.buttons.items():
+            button.on_click(lambda _b, kind=kind: self.spawn(self.start_job(kind)))
+        self.progress = widgets.VBox()
+        self.jobs_html = widgets.HTML('<div class="ns-muted">Loading jobs…</div>')
+        self.jobs: list[dict[str, Any]] = []
+        self._bars: dict[str, tuple[widgets.HBox, widgets.IntProgress, widgets.HTML]] = {}
+        self._statuses: dict[str, str] | None = None
+        self._listeners: list[Callable[[dict[str, Any]], Any]] = []
+        self._refresh_task: asyncio.Task[Any] | None = None
+        self._last_refresh_error: str | None = None
+        # One read at a time, so an older answer never overwrites a newer one.
+        self._refresh_lock = asyncio.Lock()
+        self.lay_out(
+            "Sync Management",
+            [
+                widgets.HTML(f'<div class="ns-muted">{esc(self.runner.describe())}</div>'),
+                widgets.HBox(list(self.buttons.values())),
+            ],
+            [self.progress, widgets.HTML("<b>Recent jobs</b>"), self.jobs_html],
+        )
+        if autostart:
+            self.start()
+
+    def on_job_finished(self, callback: Callable[[dict[str, Any]], Any]) -> None:
+        """Call `callback(job)` whenever a job this panel saw running (or a new one) ends."""
+        self._listeners.append(callback)
+
+    def start(self) -> None:
+        """Begin refreshing on the running loop (done at construction when there is one)."""
+        if self._refresh_task is not None and not self._refresh_task.done():
+            return
+        if not loop_running():
+            log.debug("no running event loop: the Sync panel refreshes only when refresh() is awaited")
+            return
+        # Not spawn(): this task never ends, and settle() waits only for tasks that do.
+        self._refresh_task = asyncio.ensure_future(self._refresh_forever())
+
+    def close(self) -> None:
+        if self._refresh_task is not None:
+            self._refresh_task.cancel()
+            self._refresh_task = None
+        super().close()
+
+    async def _refresh_forever(self) -> None:
+        while True:
+            try:
+                await self.refresh()
+                if self._last_refresh_error is not None:
+                    # Recovered: take down the error this loop put up.
+                    self._last_refresh_error = None
+                    self.message.value = ""
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                # Keep refreshing (the database or API may come back), but show and log each new error once.
+                if describe_error(exc) != self._last_refresh_error:
+                    self._last_refresh_error = describe_error(exc)
+                    self.show_error(exc)
+            await asyncio.sleep(self.refresh_seconds)
+
+    async def start_job(self, sync_type: str) -> dict[str, Any] | None:
+        """What a button click does: start a job, or say which one of that type is already running."""
+        what = SYNC_LABELS[sync_type].lower()
+        self.buttons[sync_type].disabled = True
+        try:
+            job = await self.runner.start(sync_type)
+        except JobConflictError as exc:
+            self.message.value = message_html(
+                f"A {what} sync is already running (job {exc.job_id}): nothing new was started.", "warning"
+            )
+            return None
+        finally:
+            self.buttons[sync_type].disabled = False
+        self.message.value = message_html(f"Started {what} sync (job {job['job_id']}).")
+        await self.refresh()
+        return job
+
+    async def refresh(self) -> list[dict[str, Any]]:
+        """Read the recent jobs once and update the progress bars and the table."""
+        async with self._refresh_lock:
+            job_list = await self.runner.recent(self.limit)
+            self.jobs = job_list
+            self._render_progress([j for j in job_list if j.get("status") in ACTIVE_STATUSES])
+            self.jobs_html.value = jobs_table_html(job_list)
+            self._notify_finished(job_list)
+            return job_list
+
+    def _render_progress(self, running: list[dict[str, Any]]) -> None:
+        """One bar per running job, kept across refreshes so that it moves instead of being redrawn."""
+        for job_id in set(self._bars) - {str(j["job_id"]) for j in running}:
+            self._bars.pop(job_id)[0].close()
+        for job in running:
+            job_id = str(job["job_id"])
+            if job_id not in self._bars:
+                bar = widgets.IntProgress(min=0, max=1, value=0, layout=widgets.Layout(width="320px"))
+                label = widgets.HTML()
+                self._bars[job_id] = (widgets.HBox([label, bar]), bar, label)
+            _box, bar, label = self._bars[job_id]
+            total = int(job.get("countries_total") or 0)
+            done = int(job.get("countries_processed") or 0)
+            bar.max = max(total, 1)
+            bar.value = min(done, bar.max)
+            bar.bar_style = "danger" if job.get("countries_failed") else "info"
+            detail = f"{done} / {total} countries" if total else "starting…"
+            label.value = (
+                f'<span style="display:inline-block;width:330px">{esc(sync_label(job.get("sync_type")))}: '
+                f"{esc(detail)}</span>"
+            )
+        boxes = tuple(self._bars[str(j["job_id"])][0] for j in running)
+        if boxes != self.progress.children:  # widgets compare by identity: reassign only when the set changes
+            self.progress.children = boxes
+
+    def _notify_finished(self, job_list: list[dict[str, Any]]) -> None:
+        """Tell the listeners of each job that has finished since the previous read (none on the first read)."""
+        first = self._statuses is None
+        previous = self._statuses or {}
+        self._statuses = {str(j["job_id"]): str(j.get("status")) for j in job_list}
+        if first:
+            return
+        for job in job_list:
+            if job.get("status") in FINISHED and previous.get(str(job["job_id"])) not in FINISHED:
+                for callback in self._listeners:
+                    try:
+                        callback(job)
+                    except Exception as exc:
+                        self.show_error(exc)
