@@ -8,23 +8,17 @@ import math
 import time
 from typing import Any
 
+from _common import official_loop, sandbox_settings
+
 from numbersearch.client import TwilioClient
-from numbersearch.config import get_settings
 from numbersearch.sandbox import SandboxOptions, create_sandbox, serve_sandbox
 
 TARGET_RATIO = 1.2
 
 
-async def fetch_all(base_url: str, sid: str, token: str, countries: list[str], limit: int) -> dict[str, Any]:
+async def fetch_all(base_url: str, countries: list[str], limit: int) -> dict[str, Any]:
     """One request per country, all at once, bounded by the client's semaphore."""
-    settings = get_settings(
-        twilio_account_sid=sid,
-        twilio_auth_token=token,
-        twilio_api_base_url=base_url,
-        twilio_numbers_base_url=base_url,
-        max_concurrency=limit,
-    )
-    async with TwilioClient(settings) as client:
+    async with TwilioClient(sandbox_settings(base_url, max_concurrency=limit)) as client:
         started = time.perf_counter()
         pages = await asyncio.gather(
             *(client.list_regulations(iso_country=cc, end_user_type="business", page_size=1000) for cc in countries)
@@ -41,23 +35,6 @@ async def fetch_all(base_url: str, sid: str, token: str, countries: list[str], l
     }
 
 
-def official_loop(base_url: str, sid: str, token: str, countries: list[str]) -> dict[str, Any]:
-    """The sequential loop a user writes with Twilio's own package."""
-    from twilio.rest import Client
-
-    client = Client(sid, token)
-    client.numbers.base_url = base_url
-    started = time.perf_counter()
-    count = 0
-    for cc in countries:
-        count += len(
-            client.numbers.v2.regulatory_compliance.regulations.list(
-                iso_country=cc, end_user_type="business", include_constraints=True, page_size=1000
-            )
-        )
-    return {"wall": time.perf_counter() - started, "regulations": count}
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--latency-ms", type=float, default=100.0)
@@ -70,12 +47,10 @@ def main() -> None:
     app = create_sandbox(options)
     countries = [c["country_code"] for c in app.catalogue.countries]
     with serve_sandbox(app) as server:
-        ours = asyncio.run(
-            fetch_all(server.base_url, options.account_sid, options.auth_token, countries, args.concurrency)
-        )
+        ours = asyncio.run(fetch_all(server.base_url, countries, args.concurrency))
         sandbox_requests = app.counters.requests
         capped = countries[: args.official_cap]
-        official = official_loop(server.base_url, options.account_sid, options.auth_token, capped)
+        official = official_loop(server.base_url, capped)
 
     rounds = math.ceil(ours["requests"] / args.concurrency)
     bound = rounds * ours["mean_latency"]

@@ -6,34 +6,17 @@ import argparse
 import asyncio
 import math
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
+from _common import official_loop, sandbox_settings
+
 from numbersearch.client import TwilioClient
-from numbersearch.config import get_settings
 from numbersearch.db import make_engine
 from numbersearch.jobs import parse_time, run_sync
-from numbersearch.sandbox import DEMO_ACCOUNT_SID, DEMO_AUTH_TOKEN, SandboxOptions, create_sandbox, serve_sandbox
+from numbersearch.sandbox import SandboxOptions, create_sandbox, serve_sandbox
 
 TARGET_RATIO = 1.2
-
-
-def official_loop(base_url: str, countries: list[str]) -> dict[str, Any]:
-    """The sequential loop a user writes with Twilio's own package."""
-    from twilio.rest import Client
-
-    client = Client(DEMO_ACCOUNT_SID, DEMO_AUTH_TOKEN)
-    client.numbers.base_url = base_url
-    started = time.perf_counter()
-    count = 0
-    for cc in countries:
-        count += len(
-            client.numbers.v2.regulatory_compliance.regulations.list(
-                iso_country=cc, end_user_type="business", include_constraints=True, page_size=1000
-            )
-        )
-    return {"wall": time.perf_counter() - started, "regulations": count}
 
 
 async def regulations_job(settings: Any, engine: Any) -> tuple[dict[str, Any], Any]:
@@ -54,14 +37,7 @@ def main() -> None:
     app = create_sandbox(SandboxOptions(latency_ms=args.latency_ms))
     with tempfile.TemporaryDirectory() as tmp, serve_sandbox(app) as running:
         url = args.database_url or f"sqlite:///{Path(tmp) / 'bench.db'}"
-        settings = get_settings(
-            twilio_account_sid=DEMO_ACCOUNT_SID,
-            twilio_auth_token=DEMO_AUTH_TOKEN,
-            twilio_api_base_url=running.base_url,
-            twilio_numbers_base_url=running.base_url,
-            database_url=url,
-            max_concurrency=args.max_concurrency,
-        )
+        settings = sandbox_settings(running.base_url, database_url=url, max_concurrency=args.max_concurrency)
         engine = make_engine(url)
         asyncio.run(run_sync("number_types", settings=settings, engine=engine))  # the country list, not timed
         app.reset_counters()

@@ -122,15 +122,9 @@ def sandbox(
 
     import uvicorn
 
-    from .config import get_settings
-    from .sandbox import DEMO_ACCOUNT_SID, DEMO_AUTH_TOKEN, SandboxOptions, create_sandbox
+    from .sandbox import SandboxOptions, create_sandbox
 
-    settings = get_settings()
-    configured = bool(settings.twilio_account_sid and settings.twilio_auth_token)
-    if configured:
-        sid, token = settings.require_credentials()
-    else:
-        sid, token = DEMO_ACCOUNT_SID, DEMO_AUTH_TOKEN
+    sid, token, configured = _sandbox_credentials()
     options = SandboxOptions(
         account_sid=sid,
         auth_token=token,
@@ -151,6 +145,24 @@ def sandbox(
         )
         return
     url = f"http://{host}:{port}"
+    _announce_sandbox(app, url, sid, token, configured)
+    uvicorn.run(app, host=host, port=port, log_level="warning", lifespan="off", access_log=False)
+
+
+def _sandbox_credentials() -> tuple[str, str, bool]:
+    """Credentials to accept: the configured ones (True), so numbersearch works unchanged, else the demo ones."""
+    from .config import get_settings
+    from .sandbox import DEMO_ACCOUNT_SID, DEMO_AUTH_TOKEN
+
+    settings = get_settings()
+    if settings.twilio_account_sid and settings.twilio_auth_token:
+        sid, token = settings.require_credentials()
+        return sid, token, True
+    return DEMO_ACCOUNT_SID, DEMO_AUTH_TOKEN, False
+
+
+def _announce_sandbox(app: Any, url: str, sid: str, token: str, configured: bool) -> None:
+    """Say what is served and how to point numbersearch at it; a token from the settings is never printed."""
     out = _console()
     out.print(
         f"Twilio sandbox on {url}: {len(app.catalogue.countries)} countries, "
@@ -164,7 +176,6 @@ def sandbox(
         token_shown = token
     out.print(f"Point numbersearch at it: TWILIO_API_BASE_URL={url} TWILIO_NUMBERS_BASE_URL={url}")
     out.print(f'Try: curl -u "{sid}:{token_shown}" {url}/2010-04-01/Accounts/{sid}/AvailablePhoneNumbers.json')
-    uvicorn.run(app, host=host, port=port, log_level="warning", lifespan="off", access_log=False)
 
 
 # --- end: sandbox ---
@@ -194,26 +205,33 @@ def _engine(settings: Any) -> Any:
     return engine
 
 
-def _number_type(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
-    from .numbertypes import normalize_number_type
+def _read_database(database_url: str | None, reader: Callable[..., Any], **query: Any) -> Any:
+    """What a library reader answers for `query`, from the database `--database-url` names."""
+    settings = _settings(database_url)
+    return reader(**query, engine=_engine(settings), settings=settings)
 
+
+def _normalize_option(
+    normalize: Callable[[str], str], ctx: click.Context, param: click.Parameter, value: str | None
+) -> str | None:
     if value is None:
         return None
     try:
-        return normalize_number_type(value)
+        return normalize(value)
     except NumbersearchError as exc:
         raise click.BadParameter(str(exc), ctx=ctx, param=param) from None
+
+
+def _number_type(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    from .numbertypes import normalize_number_type
+
+    return _normalize_option(normalize_number_type, ctx, param, value)
 
 
 def _country_code(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
     from .query import normalize_country_code
 
-    if value is None:
-        return None
-    try:
-        return normalize_country_code(value)
-    except NumbersearchError as exc:
-        raise click.BadParameter(str(exc), ctx=ctx, param=param) from None
+    return _normalize_option(normalize_country_code, ctx, param, value)
 
 
 def _table_console() -> Console:
@@ -228,6 +246,17 @@ def _print_json(data: Any) -> None:
     import json
 
     click.echo(json.dumps(data, indent=2, ensure_ascii=False))
+
+
+def _print_plainly(found: Any, as_json: bool, empty_hint: str = "") -> bool:
+    """Print `found` as JSON, or the hint when there is nothing; False when a table is still to be drawn."""
+    if as_json:
+        _print_json(found)
+        return True
+    if not found and empty_hint:
+        _console().print(empty_hint)
+        return True
+    return False
 
 
 _SYNC_LABELS = {"number_types": "Number types", "regulations": "Regulations"}
@@ -305,25 +334,9 @@ def _short_time(value: str | None) -> str:
     return "" if value is None else value[:19].replace("T", " ")
 
 
-@main.command("jobs")
-@click.option("--limit", default=10, show_default=True, type=click.IntRange(1, 100), help="How many (1-100).")
-@click.option("--json", "as_json", is_flag=True, help="Print the jobs as JSON.")
-@_DATABASE_URL_OPTION
-def jobs_command(limit: int, as_json: bool, database_url: str | None) -> None:
-    """Show the most recent sync jobs, newest first."""
-    from rich.table import Table
-
-    from .jobs import list_jobs
-
-    settings = _settings(database_url)
-    found = list_jobs(limit, engine=_engine(settings), settings=settings)
-    if as_json:
-        _print_json(found)
-        return
-    if not found:
-        _console().print("No sync jobs yet: run `numbersearch sync all` or `numbersearch demo`.")
-        return
+def _tabulate_jobs(found: list[dict[str, Any]]) -> Any:
     from rich import box
+    from rich.table import Table
 
     table = Table(title=f"{len(found)} most recent sync jobs", box=box.SIMPLE_HEAD)
     table.add_column("job id", no_wrap=True, min_width=36)  # whole, so it can be copied into `numbersearch job`
@@ -341,7 +354,30 @@ def jobs_command(limit: int, as_json: bool, database_url: str | None) -> None:
             f"{job['countries_processed']}/{job['countries_total']}{failed}",
             job["error"] or "",
         )
-    _table_console().print(table)
+    return table
+
+
+@main.command("jobs")
+@click.option("--limit", default=10, show_default=True, type=click.IntRange(1, 100), help="How many (1-100).")
+@click.option("--json", "as_json", is_flag=True, help="Print the jobs as JSON.")
+@_DATABASE_URL_OPTION
+def jobs_command(limit: int, as_json: bool, database_url: str | None) -> None:
+    """Show the most recent sync jobs, newest first."""
+    from .jobs import list_jobs
+
+    found = _read_database(database_url, list_jobs, limit=limit)
+    if not _print_plainly(found, as_json, "No sync jobs yet: run `numbersearch sync all` or `numbersearch demo`."):
+        _table_console().print(_tabulate_jobs(found))
+
+
+def _tabulate_job(job: dict[str, Any]) -> Any:
+    from rich.table import Table
+
+    table = Table(show_header=False, box=None)
+    for key, value in job.items():
+        if key != "failures":
+            table.add_row(f"[bold]{key}[/bold]", "" if value is None else str(value))
+    return table
 
 
 @main.command("job")
@@ -350,22 +386,26 @@ def jobs_command(limit: int, as_json: bool, database_url: str | None) -> None:
 @_DATABASE_URL_OPTION
 def job_command(job_id: str, as_json: bool, database_url: str | None) -> None:
     """Show one sync job."""
-    from rich.table import Table
-
     from .jobs import get_job
 
-    settings = _settings(database_url)
-    job = get_job(job_id, engine=_engine(settings), settings=settings)
-    if as_json:
-        _print_json(job)
+    job = _read_database(database_url, get_job, job_id=job_id)
+    if _print_plainly(job, as_json):
         return
-    table = Table(show_header=False, box=None)
-    for key, value in job.items():
-        if key != "failures":
-            table.add_row(f"[bold]{key}[/bold]", "" if value is None else str(value))
-    _table_console().print(table)
+    _table_console().print(_tabulate_job(job))
     for failure in job["failures"]:
         _console().print(f"  [red]{failure['country_code']}[/red]: {failure['error']}")
+
+
+def _tabulate_countries(found: list[dict[str, Any]]) -> Any:
+    from rich.table import Table
+
+    from .numbertypes import LABELS
+
+    table = Table("code", "country", "beta", "number types", title=f"{len(found)} countries")
+    for country in found:
+        offered = ", ".join(LABELS[t] for t in country["number_types"])
+        table.add_row(country["country_code"], country["country"], "beta" if country["beta"] else "", offered)
+    return table
 
 
 @main.command("countries")
@@ -375,24 +415,11 @@ def job_command(job_id: str, as_json: bool, database_url: str | None) -> None:
 @_DATABASE_URL_OPTION
 def countries_command(number_type: str | None, beta: bool | None, as_json: bool, database_url: str | None) -> None:
     """Which number types Twilio offers in which country (from the last number-types sync)."""
-    from rich.table import Table
-
-    from .numbertypes import LABELS
     from .query import list_countries
 
-    settings = _settings(database_url)
-    found = list_countries(number_type=number_type, beta=beta, engine=_engine(settings), settings=settings)
-    if as_json:
-        _print_json(found)
-        return
-    if not found:
-        _console().print("No matching countries (run `numbersearch sync number-types` first?).")
-        return
-    table = Table("code", "country", "beta", "number types", title=f"{len(found)} countries")
-    for country in found:
-        offered = ", ".join(LABELS[t] for t in country["number_types"])
-        table.add_row(country["country_code"], country["country"], "beta" if country["beta"] else "", offered)
-    _table_console().print(table)
+    found = _read_database(database_url, list_countries, number_type=number_type, beta=beta)
+    if not _print_plainly(found, as_json, "No matching countries (run `numbersearch sync number-types` first?)."):
+        _table_console().print(_tabulate_countries(found))
 
 
 def _requirement_names(requirements: dict[str, Any]) -> tuple[str, str]:
@@ -408,27 +435,9 @@ def _requirement_names(requirements: dict[str, Any]) -> tuple[str, str]:
     return ", ".join(fields), ", ".join(documents)
 
 
-@main.command("regulations")
-@click.option("--country", callback=_country_code, metavar="CC", help="ISO country code, e.g. DE.")
-@click.option("--type", "number_type", callback=_number_type, help="Number type (any spelling, e.g. toll-free).")
-@click.option("--json", "as_json", is_flag=True, help="Print the regulations (with requirements) as JSON.")
-@_DATABASE_URL_OPTION
-def regulations_command(
-    country: str | None, number_type: str | None, as_json: bool, database_url: str | None
-) -> None:
-    """Twilio's business regulations (from the last regulations sync)."""
+def _tabulate_regulations(found: list[dict[str, Any]]) -> Any:
     from rich.table import Table
 
-    from .query import list_regulations
-
-    settings = _settings(database_url)
-    found = list_regulations(country=country, number_type=number_type, engine=_engine(settings), settings=settings)
-    if as_json:
-        _print_json(found)
-        return
-    if not found:
-        _console().print("No matching regulations (run `numbersearch sync regulations` first?).")
-        return
     table = Table(title=f"{len(found)} regulations")
     table.add_column("sid", no_wrap=True)
     for header in ("country", "type", "regulation", "end-user information", "documents"):
@@ -436,7 +445,40 @@ def regulations_command(
     for reg in found:
         fields, documents = _requirement_names(reg["requirements"])
         table.add_row(reg["sid"], reg["iso_country"], reg["number_type"], reg["friendly_name"], fields, documents)
-    _table_console().print(table)
+    return table
+
+
+@main.command("regulations")
+@click.option("--country", callback=_country_code, metavar="CC", help="ISO country code, e.g. DE.")
+@click.option("--type", "number_type", callback=_number_type, help="Number type (any spelling, e.g. toll-free).")
+@click.option("--json", "as_json", is_flag=True, help="Print the regulations (with requirements) as JSON.")
+@_DATABASE_URL_OPTION
+def regulations_command(country: str | None, number_type: str | None, as_json: bool, database_url: str | None) -> None:
+    """Twilio's business regulations (from the last regulations sync)."""
+    from .query import list_regulations
+
+    found = _read_database(database_url, list_regulations, country=country, number_type=number_type)
+    if not _print_plainly(found, as_json, "No matching regulations (run `numbersearch sync regulations` first?)."):
+        _table_console().print(_tabulate_regulations(found))
+
+
+def _tabulate_catalogue(engine: Any, finished: list[dict[str, Any]]) -> Any:
+    """Countries and business regulations per number type, with the syncs' totals when both ran."""
+    from rich.table import Table
+
+    from .numbertypes import LABELS, NUMBER_TYPES, REGULATION_TYPES
+    from .query import count_countries_by_type, count_regulations_by_type
+
+    countries = count_countries_by_type(engine=engine)
+    regulations = count_regulations_by_type(engine=engine)
+    table = Table("number type", "countries", "business regulations", title="Twilio catalogue (sandbox)")
+    for key in NUMBER_TYPES:
+        regulated = str(regulations[REGULATION_TYPES[key]]) if key in REGULATION_TYPES else "-"
+        table.add_row(LABELS[key], str(countries[key]), regulated)
+    if len(finished) == 2:
+        table.add_section()
+        table.add_row("all types", str(finished[0]["rows_written"]), str(finished[1]["rows_written"]))
+    return table
 
 
 @main.command("demo")
@@ -446,11 +488,7 @@ def demo_command(database_url: str | None) -> None:
     import asyncio
     import time
 
-    from rich.table import Table
-
     from .db import safe_url
-    from .numbertypes import LABELS, NUMBER_TYPES
-    from .query import count_countries_by_type, count_regulations_by_type
     from .sandbox import DEMO_ACCOUNT_SID, DEMO_AUTH_TOKEN, SandboxOptions, create_sandbox, serve_sandbox
 
     began = time.monotonic()
@@ -469,17 +507,7 @@ def demo_command(database_url: str | None) -> None:
         finished = asyncio.run(_run_with_progress(["number_types", "regulations"], settings, engine, show=True))
     for job in finished:
         out.print(_describe_job_line(job))
-    countries = count_countries_by_type(engine=engine)
-    regulations = count_regulations_by_type(engine=engine)
-    by_type = {t: LABELS[t] for t in NUMBER_TYPES}
-    table = Table("number type", "countries", "business regulations", title="Twilio catalogue (sandbox)")
-    regulation_keys = {"local": "local", "toll_free": "toll-free", "mobile": "mobile", "national": "national"}
-    for key, label in by_type.items():
-        table.add_row(label, str(countries[key]), str(regulations.get(regulation_keys.get(key, ""), "-")))
-    if len(finished) == 2:
-        table.add_section()
-        table.add_row("all types", str(finished[0]["rows_written"]), str(finished[1]["rows_written"]))
-    out.print(table)
+    out.print(_tabulate_catalogue(engine, finished))
     out.print(
         f"Done in {time.monotonic() - began:.1f}s ({app.counters.requests} sandbox requests). "
         "Next: `numbersearch countries --type toll-free`, `numbersearch regulations --country DE`."

@@ -465,23 +465,7 @@ class TwilioClient:
         self.stats.max_in_flight = max(self.stats.max_in_flight, self._gate.in_flight)
         started = time.monotonic()
         try:
-            # asyncio.timeout bounds the whole attempt, also on transports that ignore httpx timeouts.
-            async with asyncio.timeout(self.timeout):
-                response = await self._http.get(url, params=params)
-        except (httpx.TimeoutException, TimeoutError) as exc:
-            logger.debug("GET %s timed out (attempt %d of %d)", safe_url(url), attempt, self.max_attempts)
-            raise _Transient(TwilioServerError(f"Twilio did not answer within {self.timeout:g} s")) from exc
-        except httpx.UnsupportedProtocol as exc:
-            raise ConfigError(f"cannot reach Twilio at {safe_url(url)}: base URLs must start with http(s)://") from exc
-        except httpx.TransportError as exc:
-            logger.debug(
-                "GET %s failed: %s (attempt %d of %d)",
-                safe_url(url),
-                type(exc).__name__,
-                attempt,
-                self.max_attempts,
-            )
-            raise _Transient(TwilioServerError(f"could not reach Twilio: {type(exc).__name__}")) from exc
+            response = await self._send(url, params, attempt)
         finally:
             self._gate.leave()
             self.stats.request_seconds += time.monotonic() - started
@@ -494,6 +478,22 @@ class TwilioClient:
             self.max_attempts,
         )
         return self._read(response, epoch)
+
+    async def _send(self, url: str, params: dict[str, str] | None, attempt: int) -> httpx.Response:
+        """One GET; timeouts and connection failures become `_Transient`, a URL without http(s) a ConfigError."""
+        try:
+            # asyncio.timeout bounds the whole attempt, also on transports that ignore httpx timeouts.
+            async with asyncio.timeout(self.timeout):
+                return await self._http.get(url, params=params)
+        except (httpx.TimeoutException, TimeoutError) as exc:
+            logger.debug("GET %s timed out (attempt %d of %d)", safe_url(url), attempt, self.max_attempts)
+            raise _Transient(TwilioServerError(f"Twilio did not answer within {self.timeout:g} s")) from exc
+        except httpx.UnsupportedProtocol as exc:
+            raise ConfigError(f"cannot reach Twilio at {safe_url(url)}: base URLs must start with http(s)://") from exc
+        except httpx.TransportError as exc:
+            name = type(exc).__name__
+            logger.debug("GET %s failed: %s (attempt %d of %d)", safe_url(url), name, attempt, self.max_attempts)
+            raise _Transient(TwilioServerError(f"could not reach Twilio: {name}")) from exc
 
     def _read(self, response: httpx.Response, epoch: int) -> Any:
         """Twilio's JSON from a 2xx answer; raises at once for a final error, `_Transient` for a retryable one."""
@@ -510,15 +510,19 @@ class TwilioClient:
         if not 200 <= status < 300:  # 401, 404, other 4xx, and redirects Twilio never sends: final
             raise error_from_response(response)
         self._gate.succeeded()
-        try:
-            return json.loads(response.content)
-        except ValueError:
-            # Often a proxy's HTML page or a cut-off body: worth another attempt.
-            content_type = response.headers.get("Content-Type", "no content type")
-            raise _Transient(
-                TwilioResponseError(
-                    f"Twilio answered {status} with a body that is not JSON ({content_type}, "
-                    f"{len(response.content)} bytes)",
-                    status=status,
-                )
-            ) from None
+        return _decode_json(response)
+
+
+def _decode_json(response: httpx.Response) -> Any:
+    """The body of a 2xx answer as JSON; one that is not JSON is `_Transient`."""
+    try:
+        return json.loads(response.content)
+    except ValueError:
+        # Often a proxy's HTML page or a cut-off body: worth another attempt.
+        content_type = response.headers.get("Content-Type", "no content type")
+        size = len(response.content)
+        error = TwilioResponseError(
+            f"Twilio answered {response.status_code} with a body that is not JSON ({content_type}, {size} bytes)",
+            status=response.status_code,
+        )
+        raise _Transient(error) from None

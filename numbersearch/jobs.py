@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import inspect
 import logging
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 
 from .config import Settings, get_settings
@@ -116,25 +117,23 @@ def mark_stale_jobs(*, engine: Engine | None = None, settings: Settings | None =
     stmt = sa.select(JOBS.c.job_id, JOBS.c.heartbeat_at, JOBS.c.created_at).where(
         JOBS.c.status.in_(ACTIVE_STATUSES), last_sign < limit
     )
-    marked: list[str] = []
     with engine.begin() as conn:
-        for job_id, heartbeat_at, created_at in conn.execute(stmt).all():
-            silent = (now - (heartbeat_at or created_at)).total_seconds()
-            seen = JOBS.c.heartbeat_at.is_(None) if heartbeat_at is None else JOBS.c.heartbeat_at == heartbeat_at
-            done = conn.execute(
-                sa.update(JOBS)
-                .where(JOBS.c.job_id == job_id, JOBS.c.status.in_(ACTIVE_STATUSES), seen)
-                .values(
-                    status="failed",
-                    completed_at=now,
-                    error=f"runner stopped responding (no heartbeat for {silent:.0f}s)",
-                )
-            )
-            if done.rowcount:
-                marked.append(job_id)
+        marked = [row.job_id for row in conn.execute(stmt).all() if _fail_if_still_silent(conn, row, now)]
     for job_id in marked:
         log.warning("job %s marked failed: its runner stopped responding", job_id)
     return marked
+
+
+def _fail_if_still_silent(conn: Connection, row: sa.Row[Any], now: datetime) -> bool:
+    """Fail one stale job unless its heartbeat changed since it was read; True when it was failed."""
+    silent = (now - (row.heartbeat_at or row.created_at)).total_seconds()
+    seen = JOBS.c.heartbeat_at.is_(None) if row.heartbeat_at is None else JOBS.c.heartbeat_at == row.heartbeat_at
+    failed = conn.execute(
+        sa.update(JOBS)
+        .where(JOBS.c.job_id == row.job_id, JOBS.c.status.in_(ACTIVE_STATUSES), seen)
+        .values(status="failed", completed_at=now, error=f"runner stopped responding (no heartbeat for {silent:.0f}s)")
+    )
+    return bool(failed.rowcount)
 
 
 def create_job(sync_type: str, *, engine: Engine | None = None, settings: Settings | None = None) -> dict[str, Any]:
@@ -193,6 +192,16 @@ def list_jobs(
 def heartbeat_interval(settings: Settings) -> float:
     """Seconds between heartbeats: often enough that a live job is never mistaken for a dead one."""
     return min(5.0, settings.job_stale_after / 3)
+
+
+@contextlib.asynccontextmanager
+async def _heartbeat(engine: Engine, job_id: str, interval: float) -> AsyncIterator[None]:
+    """Beat for the job while the block runs; the beats stop before the block's outcome is written."""
+    beating = asyncio.create_task(_beat(engine, job_id, interval))
+    try:
+        yield
+    finally:
+        beating.cancel()
 
 
 async def _beat(engine: Engine, job_id: str, interval: float) -> None:
@@ -261,6 +270,15 @@ def _finish(engine: Engine, job_id: str, status: str, error: str | None, counts:
     _update(engine, job_id, {"status": status, "error": error, "completed_at": utcnow(), **counts})
 
 
+def _finish_cancelled(engine: Engine, job_id: str, progress: _Progress | None) -> None:
+    """Fail a cancelled job with its reason, keeping the counts it reached."""
+    reason = _running[job_id].cancel_reason if job_id in _running else "cancelled"
+    counts = _counts(progress.latest) if progress is not None else {}
+    # Written synchronously: the loop may be shutting down, and this must land before the caller re-raises.
+    _finish(engine, job_id, "failed", reason, counts)
+    log.warning("job %s %s", job_id, reason)
+
+
 async def run_job(
     job_id: str,
     *,
@@ -279,33 +297,23 @@ async def run_job(
     engine = await asyncio.to_thread(resolve_engine, engine, settings)
     job_id = _normalize_job_id(job_id)
     progress: _Progress | None = None
-    heartbeat: asyncio.Task[None] | None = None
     twilio: TwilioClient | None = client
     try:
         # The client is built before the job counts as started: its setup is not part of the sync.
         twilio, setup_error = await _prepare_client(settings, client)
         job = await asyncio.to_thread(_begin, engine, job_id)
         progress = _Progress(engine, job, on_progress)
-        heartbeat = asyncio.create_task(_beat(engine, job_id, heartbeat_interval(settings)))
-        await _call(on_progress, dict(job))
-        if twilio is None:
-            status, error = "failed", setup_error
-        else:
-            status, error = await _execute(job, settings, engine, twilio, progress)
-        heartbeat.cancel()
+        async with _heartbeat(engine, job_id, heartbeat_interval(settings)):
+            await _call(on_progress, dict(job))
+            if twilio is None:
+                status, error = "failed", setup_error
+            else:
+                status, error = await _execute(job, settings, engine, twilio, progress)
         await asyncio.to_thread(_finish, engine, job_id, status, error, _counts(progress.latest))
     except (asyncio.CancelledError, KeyboardInterrupt):
-        if heartbeat is not None:
-            heartbeat.cancel()
-        reason = _running[job_id].cancel_reason if job_id in _running else "cancelled"
-        counts = _counts(progress.latest) if progress is not None else {}
-        # Written synchronously: the loop may be shutting down, and this must land before we re-raise.
-        _finish(engine, job_id, "failed", reason, counts)
-        log.warning("job %s %s", job_id, reason)
+        _finish_cancelled(engine, job_id, progress)
         raise
     finally:
-        if heartbeat is not None:
-            heartbeat.cancel()
         if client is None and twilio is not None:
             await _close_quietly(twilio)
     final = await asyncio.to_thread(get_job, job_id, engine=engine)
@@ -350,6 +358,16 @@ async def _execute(
     return ("completed", None) if result.ok else ("failed", result.summary())
 
 
+async def _new_job(
+    sync_type: str, settings: Settings | None, engine: Engine | None
+) -> tuple[Settings, Engine, dict[str, Any]]:
+    """A pending job, with the settings and engine that run it; missing credentials fail before any job row."""
+    settings = settings or get_settings()
+    settings.require_credentials()
+    engine = await asyncio.to_thread(resolve_engine, engine, settings)
+    return settings, engine, await asyncio.to_thread(create_job, sync_type, engine=engine, settings=settings)
+
+
 async def run_sync(
     sync_type: str,
     *,
@@ -359,10 +377,7 @@ async def run_sync(
     client: TwilioClient | None = None,
 ) -> dict[str, Any]:
     """Create a job and run it to the end in the foreground; returns the final job."""
-    settings = settings or get_settings()
-    settings.require_credentials()  # fail before a job row exists
-    engine = await asyncio.to_thread(resolve_engine, engine, settings)
-    job = await asyncio.to_thread(create_job, sync_type, engine=engine, settings=settings)
+    settings, engine, job = await _new_job(sync_type, settings, engine)
     return await run_job(job["job_id"], settings=settings, engine=engine, on_progress=on_progress, client=client)
 
 
@@ -375,10 +390,7 @@ async def start_sync(
     client: TwilioClient | None = None,
 ) -> dict[str, Any]:
     """Create a job and run it as a task on the running loop; returns the pending job at once."""
-    settings = settings or get_settings()
-    settings.require_credentials()
-    engine = await asyncio.to_thread(resolve_engine, engine, settings)
-    job = await asyncio.to_thread(create_job, sync_type, engine=engine, settings=settings)
+    settings, engine, job = await _new_job(sync_type, settings, engine)
     job_id = job["job_id"]
     task = asyncio.create_task(
         run_job(job_id, settings=settings, engine=engine, on_progress=on_progress, client=client),

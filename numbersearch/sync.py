@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import inspect
 import logging
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -107,7 +107,7 @@ async def client_scope(settings: Settings, client: TwilioClient | None) -> Async
         yield own
 
 
-# --- database writes (run in worker threads) ---
+# --- worker-thread work: rows built from Twilio's JSON, and every database read and write ---
 
 
 def replace_countries(engine: Engine, rows: Sequence[dict[str, Any]]) -> tuple[int, int]:
@@ -117,12 +117,6 @@ def replace_countries(engine: Engine, rows: Sequence[dict[str, Any]]) -> tuple[i
         written = upsert(conn, COUNTRIES, rows, ["country_code"])
         removed = conn.execute(sa.delete(COUNTRIES).where(COUNTRIES.c.country_code.not_in(codes))).rowcount
     return written, removed or 0
-
-
-def store_countries(engine: Engine, rows: Sequence[dict[str, Any]]) -> int:
-    """Upsert countries without removing any."""
-    with engine.begin() as conn:
-        return upsert(conn, COUNTRIES, rows, ["country_code"])
 
 
 def replace_country_regulations(engine: Engine, country_code: str, rows: Sequence[dict[str, Any]]) -> tuple[int, int]:
@@ -135,6 +129,32 @@ def replace_country_regulations(engine: Engine, country_code: str, rows: Sequenc
             stale = sa.and_(stale, REGULATIONS.c.sid.not_in(sids))
         removed = conn.execute(sa.delete(REGULATIONS).where(stale)).rowcount
     return written, removed or 0
+
+
+def store_listed_countries(engine: Engine, countries: Sequence[dict[str, Any]]) -> list[str]:
+    """Store Twilio's country list without removing any country; returns the codes it holds."""
+    rows = country_rows(countries, utcnow())
+    if not rows:
+        raise CatalogueError("Twilio listed no countries, so there are no regulations to sync")
+    with engine.begin() as conn:
+        upsert(conn, COUNTRIES, rows, ["country_code"])
+    return [row["country_code"] for row in rows]
+
+
+def store_country_regulations(
+    engine: Engine, country_code: str, regulations: Sequence[dict[str, Any]]
+) -> tuple[int, int]:
+    """Build one country's business rows from all of its pages and replace its stored rows with them."""
+    rows = _own_rows(business_regulation_rows(regulations, utcnow()), country_code)
+    return replace_country_regulations(engine, country_code, rows)
+
+
+def _own_rows(rows: list[dict[str, Any]], country_code: str) -> list[dict[str, Any]]:
+    own = [row for row in rows if row["iso_country"] == country_code]
+    if len(own) < len(rows):
+        # Another country's rows would be deleted again by that country's own replace; never store them here.
+        log.warning("ignoring %d regulations of other countries in %s's answer", len(rows) - len(own), country_code)
+    return own
 
 
 def remove_orphan_regulations(engine: Engine, country_codes: Sequence[str]) -> int:
@@ -174,7 +194,7 @@ async def sync_number_types(
     result = SyncResult("number_types")
     async with client_scope(settings, client) as twilio:
         countries = await twilio.list_countries()
-    rows = country_rows(countries, utcnow())
+    rows = await asyncio.to_thread(country_rows, countries, utcnow())
     if not rows:
         # An empty list is far likelier a fault than Twilio closing every country: keep what is stored.
         raise CatalogueError("Twilio listed no countries; the stored countries were kept")
@@ -207,13 +227,8 @@ async def _sync_country(
     twilio: TwilioClient, engine: Engine, country_code: str, first_page: asyncio.Event | None = None
 ) -> tuple[int, int]:
     regulations = await _fetch_country_regulations(twilio, country_code, first_page)
-    rows = business_regulation_rows(regulations, utcnow())
-    foreign = [row["sid"] for row in rows if row["iso_country"] != country_code]
-    if foreign:
-        # Another country's rows would be deleted again by that country's own replace; never store them here.
-        log.warning("ignoring %d regulations of other countries in %s's answer", len(foreign), country_code)
-        rows = [row for row in rows if row["iso_country"] == country_code]
-    return await asyncio.to_thread(replace_country_regulations, engine, country_code, rows)
+    # Building the rows is CPU work: it runs in the worker thread with the write, so the loop only awaits I/O.
+    return await asyncio.to_thread(store_country_regulations, engine, country_code, regulations)
 
 
 async def _country_codes(engine: Engine, twilio: TwilioClient) -> tuple[list[str], bool]:
@@ -221,11 +236,8 @@ async def _country_codes(engine: Engine, twilio: TwilioClient) -> tuple[list[str
     codes = await asyncio.to_thread(stored_country_codes, engine)
     if codes:
         return codes, False
-    rows = country_rows(await twilio.list_countries(), utcnow())
-    if not rows:
-        raise CatalogueError("Twilio listed no countries, so there are no regulations to sync")
-    await asyncio.to_thread(store_countries, engine, rows)
-    return [row["country_code"] for row in rows], True
+    countries = await twilio.list_countries()
+    return await asyncio.to_thread(store_listed_countries, engine, countries), True
 
 
 async def _launch(
@@ -256,7 +268,31 @@ async def _launch(
         tasks[asyncio.create_task(_sync_country(twilio, engine, code))] = code
 
 
-async def _cancel_all(tasks: Any) -> None:
+async def _sync_countries(
+    twilio: TwilioClient,
+    engine: Engine,
+    codes: list[str],
+    probe: bool,
+    result: SyncResult,
+    on_progress: ProgressCallback | None,
+    settings: Settings,
+) -> None:
+    """Sync the countries concurrently, counting each as it finishes; no task outlives this call."""
+    tasks: dict[asyncio.Task[tuple[int, int]], str] = {}
+    try:
+        await _launch(twilio, engine, codes, probe, tasks)
+        pending: set[asyncio.Task[tuple[int, int]]] = set(tasks)
+        while pending:
+            done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+            for task in sorted(done, key=lambda t: tasks[t]):
+                _record(result, tasks[task], task, settings)
+            await _report(on_progress, result)
+    finally:
+        await _cancel_all(tasks)
+
+
+async def _cancel_all(tasks: Collection[asyncio.Task[Any]]) -> None:
+    # Cancelling a finished task does nothing; gathering it collects an exception nobody else will read.
     for task in tasks:
         task.cancel()
     await asyncio.gather(*tasks, return_exceptions=True)
@@ -282,17 +318,7 @@ async def sync_regulations(
         codes, asked = await _country_codes(engine, twilio)
         result.countries_total = len(codes)
         await _report(on_progress, result)
-        tasks: dict[asyncio.Task[tuple[int, int]], str] = {}
-        try:
-            await _launch(twilio, engine, codes, not asked, tasks)
-            pending: set[asyncio.Task[tuple[int, int]]] = set(tasks)
-            while pending:
-                done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
-                for task in sorted(done, key=lambda t: tasks[t]):
-                    _record(result, tasks[task], task, settings)
-                await _report(on_progress, result)
-        finally:
-            await _cancel_all([t for t in tasks if not t.done()])
+        await _sync_countries(twilio, engine, codes, not asked, result, on_progress, settings)
     if result.ok:
         result.rows_removed += await asyncio.to_thread(remove_orphan_regulations, engine, codes)
     log.info(

@@ -2,12 +2,23 @@
 
 from __future__ import annotations
 
+import asyncio
+import functools
+import inspect
 import os
+import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Collection, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
+
+from numbersearch.db import upsert
+from numbersearch.models import CountryNumberTypes, Regulation
+from numbersearch.numbertypes import NUMBER_TYPES
+from numbersearch.sandbox import Catalogue, generate_catalogue
 
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 PG_BASE = os.environ.get("NUMBERSEARCH_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
@@ -76,6 +87,16 @@ def database_url(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture
+def engine(database_url: str):
+    """An engine on the test's database (each dialect in turn), schema created; disposed afterwards."""
+    from numbersearch.db import make_engine
+
+    engine = make_engine(database_url)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
 def sandbox_options():
     """Default sandbox options for tests: fast, fault-free, accepting the test credentials."""
     from numbersearch.sandbox import SandboxOptions
@@ -122,3 +143,52 @@ def sandbox_env(sandbox_server, monkeypatch: pytest.MonkeyPatch) -> str:
     monkeypatch.setenv("TWILIO_API_BASE_URL", sandbox_server.base_url)
     monkeypatch.setenv("TWILIO_NUMBERS_BASE_URL", sandbox_server.base_url)
     return sandbox_server.base_url
+
+
+def keep_countries(app, codes: Collection[str]) -> None:
+    """Serve only these countries of the sandbox (with their regulations): most tests need no more, and run faster."""
+    for country in list(app.catalogue.countries):
+        if country["country_code"] not in codes:
+            app.catalogue.remove_country(country["country_code"])
+
+
+async def poll(check: Callable[[], Any], within: float = 10.0, interval: float = 0.02) -> Any:
+    """The first truthy value of `check()` (plain or async), or a failure after `within` seconds."""
+    deadline = time.monotonic() + within
+    while True:
+        value = check()
+        if inspect.isawaitable(value):
+            value = await value
+        if value:
+            return value
+        assert time.monotonic() < deadline, "condition not reached in time"
+        await asyncio.sleep(interval)
+
+
+@functools.cache
+def sandbox_catalogue() -> Catalogue:
+    """One sandbox catalogue for every test that seeds a database (generated once, never modified)."""
+    return generate_catalogue(seed=7)
+
+
+def seed_database(engine, countries: list[dict], regulations: list[dict]) -> None:
+    """Rows as a sync would write them (one write path: db.upsert)."""
+    now = datetime.now(UTC)
+    with engine.begin() as conn:
+        country_rows = [
+            {
+                "country_code": c["country_code"],
+                "country": c["country"],
+                "beta": c["beta"],
+                **{t: t in c["number_types"] for t in NUMBER_TYPES},
+                "last_updated": now,
+            }
+            for c in countries
+        ]
+        upsert(conn, CountryNumberTypes.__table__, country_rows, ["country_code"])
+        regulation_rows = [
+            {k: r[k] for k in ("sid", "friendly_name", "iso_country", "number_type", "end_user_type", "requirements")}
+            | {"url": f"https://numbers.twilio.com/v2/RegulatoryCompliance/Regulations/{r['sid']}", "last_updated": now}
+            for r in regulations
+        ]
+        upsert(conn, Regulation.__table__, regulation_rows, ["sid"])

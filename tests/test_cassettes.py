@@ -6,7 +6,7 @@ import base64
 import json
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -89,6 +89,14 @@ def replay(name: str) -> Iterator[Cassette]:
         assert cassette.all_played, f"{name}: not every recorded interaction was requested"
 
 
+async def replay_call(name: str, call: Callable[[TwilioClient], Awaitable[Any]]) -> tuple[Any, Cassette]:
+    """What `call(client)` returns on the replayed cassette `name`, and the cassette."""
+    with replay(name) as cassette:
+        async with cassette_client() as client:
+            result = await call(client)
+    return result, cassette
+
+
 def recorded_json(cassette: Cassette, index: int = 0) -> Any:
     body = cassette.responses[index]["body"]["string"]
     return json.loads(body)
@@ -103,9 +111,7 @@ def scrubbed(result: Any) -> Any:
 
 
 async def test_country_list_spec_example() -> None:
-    with replay("countries_list_spec") as cassette:
-        async with cassette_client() as client:
-            countries = await client.list_countries()
+    countries, cassette = await replay_call("countries_list_spec", lambda client: client.list_countries())
     assert scrubbed(countries) == recorded_json(cassette)["countries"]
     assert all({"country_code", "country", "beta", "subresource_uris", "uri"} <= set(c) for c in countries)
     if REPLAYING:
@@ -114,9 +120,7 @@ async def test_country_list_spec_example() -> None:
 
 
 async def test_country_list_real_capture() -> None:
-    with replay("countries_list_kb_real") as cassette:
-        async with cassette_client() as client:
-            countries = await client.list_countries()
+    countries, cassette = await replay_call("countries_list_kb_real", lambda client: client.list_countries())
     assert scrubbed(countries) == recorded_json(cassette)["countries"]
     if REPLAYING:
         assert [(c["country_code"], sorted(c["subresource_uris"])) for c in countries] == [
@@ -127,25 +131,16 @@ async def test_country_list_real_capture() -> None:
 
 
 async def test_country_fetch_spec_example() -> None:
-    with replay("country_fetch_spec") as cassette:
-        async with cassette_client() as client:
-            country = await client.fetch_country("us")
+    country, cassette = await replay_call("country_fetch_spec", lambda client: client.fetch_country("us"))
     assert scrubbed(country) == recorded_json(cassette)
     assert country["country_code"] == "US"
 
 
 async def test_local_search_real_capture() -> None:
-    with replay("numbers_local_kb_real") as cassette:
-        async with cassette_client() as client:
-            numbers = await client.search_available_numbers(
-                "US",
-                "local",
-                page_size=1,
-                contains="571*******",
-                in_region="VA",
-                sms_enabled=True,
-                voice_enabled=True,
-            )
+    filters = {"contains": "571*******", "in_region": "VA", "sms_enabled": True, "voice_enabled": True}
+    numbers, cassette = await replay_call(
+        "numbers_local_kb_real", lambda client: client.search_available_numbers("US", "local", page_size=1, **filters)
+    )
     assert scrubbed(numbers) == recorded_json(cassette)["available_phone_numbers"]
     if REPLAYING:
         (number,) = numbers
@@ -155,18 +150,18 @@ async def test_local_search_real_capture() -> None:
 
 
 async def test_toll_free_search_spec_example() -> None:
-    with replay("numbers_tollfree_spec") as cassette:
-        async with cassette_client() as client:
-            numbers = await client.search_available_numbers("US", "TollFree")
+    numbers, cassette = await replay_call(
+        "numbers_tollfree_spec", lambda client: client.search_available_numbers("US", "TollFree")
+    )
     assert scrubbed(numbers) == recorded_json(cassette)["available_phone_numbers"]
     if REPLAYING:
         assert numbers[0]["phone_number"] == "+18001000052" and numbers[0]["lata"] is None
 
 
 async def test_mobile_search_spec_example() -> None:
-    with replay("numbers_mobile_spec") as cassette:
-        async with cassette_client() as client:
-            numbers = await client.search_available_numbers("NO", "mobile")
+    numbers, cassette = await replay_call(
+        "numbers_mobile_spec", lambda client: client.search_available_numbers("NO", "mobile")
+    )
     assert scrubbed(numbers) == recorded_json(cassette)["available_phone_numbers"]
     if REPLAYING:
         assert numbers[0]["friendly_name"] == "+4759440374"
@@ -189,16 +184,17 @@ async def test_regulation_list_spec_example() -> None:
 
 
 async def test_regulation_empty_list_spec_example() -> None:
-    with replay("regulations_list_empty_spec"):
-        async with cassette_client() as client:
-            regulations = await client.list_regulations(iso_country="US", number_type="mobile", page_size=50)
+    regulations, _ = await replay_call(
+        "regulations_list_empty_spec",
+        lambda client: client.list_regulations(iso_country="US", number_type="mobile", page_size=50),
+    )
     assert regulations == []
 
 
 async def test_regulation_fetch_indonesia_real() -> None:
-    with replay("regulation_fetch_indonesia_tf") as cassette:
-        async with cassette_client() as client:
-            regulation = await client.fetch_regulation(INDONESIA_TOLL_FREE_BUSINESS)
+    regulation, cassette = await replay_call(
+        "regulation_fetch_indonesia_tf", lambda client: client.fetch_regulation(INDONESIA_TOLL_FREE_BUSINESS)
+    )
     assert scrubbed(regulation) == recorded_json(cassette)
     assert regulation["number_type"] == "toll-free" and regulation["end_user_type"] == "business"
     if REPLAYING:

@@ -6,7 +6,7 @@ import json
 
 import pytest
 from click.testing import CliRunner
-from conftest import TEST_TOKEN
+from conftest import TEST_TOKEN, keep_countries
 
 from numbersearch.cli import main
 from numbersearch.db import dispose_engines
@@ -22,10 +22,7 @@ def _fresh_engines():
 
 @pytest.fixture
 def small_env(sandbox_env: str, sandbox_server) -> str:
-    keep = {"DE", "FR", "US", "GB", "JP", "AU", "CI"}
-    for country in list(sandbox_server.app.catalogue.countries):
-        if country["country_code"] not in keep:
-            sandbox_server.app.catalogue.remove_country(country["country_code"])
+    keep_countries(sandbox_server.app, {"DE", "FR", "US", "GB", "JP", "AU", "CI"})
     return sandbox_env
 
 

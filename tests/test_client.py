@@ -15,7 +15,7 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import TEST_SID, TEST_TOKEN, make_settings
+from conftest import TEST_SID, TEST_TOKEN, make_settings, poll
 
 from numbersearch.client import (
     TwilioClient,
@@ -88,14 +88,6 @@ def client_for(app: FakeTwilio, **options: Any) -> TwilioClient:
     settings_overrides = {k: options.pop(k) for k in ("max_concurrency",) if k in options}
     options.setdefault("backoff_base", 0.01)
     return TwilioClient(make_settings(BASE, **settings_overrides), transport=httpx.ASGITransport(app=app), **options)
-
-
-async def poll(condition: Callable[[], bool], deadline: float = 5.0) -> None:
-    """Wait until `condition()` holds, failing after `deadline` seconds."""
-    end = time.monotonic() + deadline
-    while not condition():
-        assert time.monotonic() < end, "condition not reached in time"
-        await asyncio.sleep(0.005)
 
 
 def assert_no_secret(exc: BaseException, caplog: pytest.LogCaptureFixture) -> None:
@@ -214,7 +206,7 @@ async def test_retry_after_pauses_the_whole_client() -> None:
     app = FakeTwilio(handler)
     async with client_for(app) as client:
         first = asyncio.create_task(client.fetch_regulation(SID_A))
-        await poll(lambda: client.stats.rate_limited == 1)
+        await poll(lambda: client.stats.rate_limited == 1, within=5.0, interval=0.005)
         other = await client.fetch_regulation(SID_B)  # sent after the 429: it must wait too
         assert (await first)["sid"] == SID_A
     assert other["sid"] == SID_B
@@ -235,7 +227,7 @@ async def test_backoff_sleeps_without_holding_a_slot() -> None:
     async with client_for(app, max_concurrency=1) as client:
         started = time.monotonic()
         failing = asyncio.create_task(client.fetch_regulation(SID_A))
-        await poll(lambda: client.stats.retries == 1)
+        await poll(lambda: client.stats.retries == 1, within=5.0, interval=0.005)
         for _ in range(5):  # the only slot is free while the first request waits to retry
             await client.fetch_regulation(SID_B)
         assert not failing.done()
@@ -266,29 +258,28 @@ async def test_connection_errors_are_retried_then_raised() -> None:
     assert client.stats.requests == 3 and client.stats.retries == 2
 
 
-async def test_server_errors_are_retried_up_to_max_attempts() -> None:
+@pytest.mark.parametrize(
+    ("status", "code", "message", "error", "attempts"),
+    [
+        (503, 20503, "Service Unavailable", TwilioServerError, 4),
+        (429, 20429, "Too Many Requests", TwilioRateLimited, 3),
+    ],
+    ids=["server-error", "rate-limit"],
+)
+async def test_retryable_errors_are_retried_up_to_max_attempts_then_raised_with_twilio_code(
+    status: int, code: int, message: str, error: type[Exception], attempts: int
+) -> None:
     async def handler(request: dict[str, Any], n: int) -> Reply:
-        return 503, {}, twilio_error(503, 20503, "Service Unavailable")
+        return status, {}, twilio_error(status, code, message)
 
     app = FakeTwilio(handler)
-    async with client_for(app, max_attempts=4) as client:
-        with pytest.raises(TwilioServerError) as caught:
+    async with client_for(app, max_attempts=attempts) as client:
+        with pytest.raises(error) as caught:
             await client.list_countries()
-    assert len(app.seen) == 4
-    assert (caught.value.status, caught.value.code) == (503, 20503)
-
-
-async def test_rate_limits_are_retried_then_raised_with_twilio_code() -> None:
-    async def handler(request: dict[str, Any], n: int) -> Reply:
-        return 429, {}, twilio_error(429, 20429, "Too Many Requests")
-
-    app = FakeTwilio(handler)
-    async with client_for(app, max_attempts=3) as client:
-        with pytest.raises(TwilioRateLimited) as caught:
-            await client.list_countries()
-    assert len(app.seen) == 3 and client.stats.rate_limited == 3
-    assert (caught.value.status, caught.value.code) == (429, 20429)
-    assert caught.value.more_info == "https://www.twilio.com/docs/errors/20429"
+    assert len(app.seen) == attempts
+    assert client.stats.rate_limited == (attempts if status == 429 else 0)
+    assert (caught.value.status, caught.value.code) == (status, code)
+    assert caught.value.more_info == f"https://www.twilio.com/docs/errors/{code}"
 
 
 async def test_a_cut_off_body_is_retried_and_then_recovers() -> None:

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 import traceback
 from collections import Counter
 from typing import Any
 
 import httpx
 import pytest
-from conftest import TEST_TOKEN, make_settings
+from conftest import TEST_TOKEN, make_settings, poll
 
 from numbersearch.client import TwilioClient
 from numbersearch.errors import TwilioAuthError, TwilioNotFound, TwilioResponseError
@@ -42,11 +41,14 @@ def sids(regulations: list[dict[str, Any]]) -> list[str]:
     return [r["sid"] for r in regulations]
 
 
-async def poll(condition: Any, deadline: float = 5.0) -> None:
-    end = time.monotonic() + deadline
-    while not condition():
-        assert time.monotonic() < end, "condition not reached in time"
-        await asyncio.sleep(0.005)
+async def list_first_countries(client: TwilioClient, sandbox: Any, count: int) -> None:
+    """Request the business regulations of the first `count` countries all at once; check each list is whole."""
+    countries = [c["country_code"] for c in sandbox.catalogue.countries][:count]
+    results = await asyncio.gather(*(client.list_regulations(iso_country=cc) for cc in countries))
+    assert len(results) == count
+    for cc, got in zip(countries, results, strict=True):
+        expected = sandbox.catalogue.regulations_for(iso_country=cc, end_user_type="business")
+        assert sorted(sids(got)) == sorted(sids(expected)), cc
 
 
 async def test_small_pages_return_every_regulation_of_a_country_once(sandbox: Any) -> None:
@@ -83,21 +85,17 @@ async def test_countries_fetch_and_search(sandbox: Any) -> None:
 async def test_in_flight_requests_reach_but_never_pass_the_limit_on_loopback(sandbox_server: Any) -> None:
     app = sandbox_server.app
     app.options.latency_ms = 20
-    countries = [c["country_code"] for c in app.catalogue.countries][:40]
     async with on_loopback(sandbox_server, max_concurrency=10) as client:
-        results = await asyncio.gather(*(client.list_regulations(iso_country=cc) for cc in countries))
-    assert len(results) == 40
+        await list_first_countries(client, app, 40)
     assert app.counters.max_in_flight == 10
     assert client.stats.requests == app.counters.requests
 
 
 async def test_a_429_storm_completes(sandbox: Any) -> None:
     sandbox.options.rate_429 = 0.5
-    countries = [c["country_code"] for c in sandbox.catalogue.countries][:40]
     # 50 % of answers are 429s: enough attempts that 40 requests all get through (failure odds ~1e-4).
     async with in_process(sandbox, max_attempts=20, backoff_cap=0.2) as client:
-        results = await asyncio.gather(*(client.list_regulations(iso_country=cc) for cc in countries))
-    assert len(results) == 40
+        await list_first_countries(client, sandbox, 40)
     assert sandbox.counters.faults["429"] == client.stats.rate_limited > 0
 
 
@@ -105,19 +103,15 @@ async def test_a_server_limit_below_the_clients_is_absorbed(sandbox_server: Any)
     app = sandbox_server.app
     app.options.latency_ms = 10
     app.options.max_concurrency = 3  # Twilio's account limit, below the client's 10
-    countries = [c["country_code"] for c in app.catalogue.countries][:40]
     async with on_loopback(sandbox_server, max_concurrency=10, backoff_base=0.05) as client:
-        results = await asyncio.gather(*(client.list_regulations(iso_country=cc) for cc in countries))
-    assert len(results) == 40
+        await list_first_countries(client, app, 40)
     assert app.counters.faults["concurrency"] == client.stats.rate_limited > 0
 
 
 async def test_server_errors_are_retried(sandbox: Any) -> None:
     sandbox.options.rate_5xx = 0.3
-    countries = [c["country_code"] for c in sandbox.catalogue.countries][:30]
     async with in_process(sandbox) as client:
-        results = await asyncio.gather(*(client.list_regulations(iso_country=cc) for cc in countries))
-    assert len(results) == 30
+        await list_first_countries(client, sandbox, 30)
     assert sandbox.counters.faults["5xx"] == client.stats.retries > 0
 
 
@@ -127,7 +121,7 @@ async def test_a_slow_answer_times_out_and_is_retried_on_loopback(sandbox_server
     app.options.slow_ms = 600
     async with on_loopback(sandbox_server, timeout=0.2) as client:
         task = asyncio.create_task(client.list_countries())
-        await poll(lambda: app.counters.faults.get("slow") == 1)
+        await poll(lambda: app.counters.faults.get("slow") == 1, within=5.0, interval=0.005)
         app.options.rate_slow = 0.0
         countries = await task
     assert len(countries) == len(app.catalogue.countries)

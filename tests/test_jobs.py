@@ -4,30 +4,21 @@ from __future__ import annotations
 
 import asyncio
 import re
-import time
 import uuid
 from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
-from conftest import make_settings
+from conftest import keep_countries, make_settings, poll
 
 from numbersearch import jobs
 from numbersearch.config import get_settings
-from numbersearch.db import make_engine
 from numbersearch.errors import ConfigError, InputError, JobConflictError, NotFoundError
 from numbersearch.models import SyncJob, utcnow
 
 JOBS = SyncJob.__table__
 ISO_Z = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
 KEEP = {"DE", "FR", "JP", "US", "GB", "ES", "IT", "NL", "BR", "AU", "CA", "MX"}
-
-
-@pytest.fixture
-def engine(database_url: str):
-    engine = make_engine(database_url)
-    yield engine
-    engine.dispose()
 
 
 @pytest.fixture
@@ -38,11 +29,8 @@ def settings(database_url: str):
 @pytest.fixture
 def slow_sandbox(sandbox_server):
     """A few countries answered slowly, so a sync runs long enough to be watched."""
-    app = sandbox_server.app
-    for country in list(app.catalogue.countries):
-        if country["country_code"] not in KEEP:
-            app.catalogue.remove_country(country["country_code"])
-    app.options.latency_ms = 150.0
+    keep_countries(sandbox_server.app, KEEP)
+    sandbox_server.app.options.latency_ms = 150.0
     return sandbox_server
 
 
@@ -57,19 +45,6 @@ def age(engine, job_id: str, seconds: float, *, heartbeat: bool = True) -> None:
 def set_status(engine, job_id: str, status: str) -> None:
     with engine.begin() as conn:
         conn.execute(sa.update(JOBS).where(JOBS.c.job_id == job_id).values(status=status))
-
-
-async def poll(check, within: float = 10.0, interval: float = 0.02):
-    """The first truthy value of `check()` (sync or async), or a failure after `within` seconds."""
-    deadline = time.monotonic() + within
-    while True:
-        value = check()
-        if asyncio.iscoroutine(value):
-            value = await value
-        if value:
-            return value
-        assert time.monotonic() < deadline, "condition not reached in time"
-        await asyncio.sleep(interval)
 
 
 def test_create_job_gives_a_pending_json_ready_job(engine, settings) -> None:

@@ -8,7 +8,6 @@ import pytest
 import sqlalchemy as sa
 
 from numbersearch import query
-from numbersearch.db import make_engine
 from numbersearch.errors import InputError, NotFoundError
 from numbersearch.models import SyncJob
 from numbersearch.sync import replace_countries, replace_country_regulations
@@ -34,8 +33,8 @@ def _regulation(sid: str, country: str, number_type: str, end_user_type: str = "
 
 
 @pytest.fixture
-def engine(database_url: str):
-    engine = make_engine(database_url)
+def engine(engine):
+    """conftest's engine (each dialect), holding three countries and three business regulations."""
     countries = [
         _country("DE", "Germany", ["local", "mobile", "national", "toll_free"]),
         _country("US", "United States", ["local", "toll_free"]),
@@ -51,8 +50,7 @@ def engine(database_url: str):
     }
     for code, items in regulations.items():
         replace_country_regulations(engine, code, business_regulation_rows(items, NOW))
-    yield engine
-    engine.dispose()
+    return engine
 
 
 def test_list_countries_and_filters(engine) -> None:

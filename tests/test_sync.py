@@ -9,26 +9,19 @@ from typing import Any
 import httpx
 import pytest
 import sqlalchemy as sa
-from conftest import TEST_TOKEN, make_settings
+from conftest import TEST_TOKEN, keep_countries, make_settings
 
 from numbersearch.client import TwilioClient
 from numbersearch.db import make_engine
 from numbersearch.jobs import run_sync
 from numbersearch.models import CountryNumberTypes, Regulation
 from numbersearch.numbertypes import NUMBER_TYPES
-from numbersearch.sync import AUTH_MESSAGE, sync_number_types, sync_regulations
+from numbersearch.sync import AUTH_MESSAGE, store_country_regulations, sync_number_types, sync_regulations
 
 COUNTRIES = CountryNumberTypes.__table__
 REGULATIONS = Regulation.__table__
 WRONG_TOKEN = "wrong-SECRET-token-7d2e"
 SERVER_ERROR = "Internal Server Error (20500) [HTTP 500]"
-
-
-@pytest.fixture
-def engine(database_url: str):
-    engine = make_engine(database_url)
-    yield engine
-    engine.dispose()
 
 
 @pytest.fixture
@@ -39,16 +32,9 @@ def settings(sandbox_server, database_url: str):
 KEEP = {"DE", "FR", "JP", "US", "GB", "ES", "IT", "NL", "BR", "AU", "CA", "MX", "IN", "ZA", "SE", "PL", "IE", "CH"}
 
 
-def trim_catalogue(app) -> None:
-    """Serve a few countries only (with their regulations): most tests need no more, and run faster."""
-    for country in list(app.catalogue.countries):
-        if country["country_code"] not in KEEP:
-            app.catalogue.remove_country(country["country_code"])
-
-
 @pytest.fixture
 def small_sandbox(sandbox_server):
-    trim_catalogue(sandbox_server.app)
+    keep_countries(sandbox_server.app, KEEP)
     return sandbox_server
 
 
@@ -93,6 +79,19 @@ def assert_regulations_match(engine, catalogue, base_url: str, codes: set[str]) 
             assert row[field] == regulation[field], (sid, field)
         assert row["requirements"] == regulation["requirements"], sid
         assert row["url"] == f"{base_url}/v2/RegulatoryCompliance/Regulations/{sid}"
+
+
+def test_a_country_stores_only_its_own_business_regulations(engine, caplog: pytest.LogCaptureFixture) -> None:
+    def regulation(sid: str, country: str, end_user_type: str = "business") -> dict[str, Any]:
+        return {"sid": sid, "iso_country": country, "number_type": "local", "end_user_type": end_user_type}
+
+    fr, de, stray, individual = ("RN" + c * 32 for c in "fdec")
+    assert store_country_regulations(engine, "FR", [regulation(fr, "FR")]) == (1, 0)
+    answer = [regulation(de, "DE"), regulation(stray, "FR"), regulation(individual, "DE", "individual")]
+    assert store_country_regulations(engine, "DE", answer) == (1, 0)
+    # A stray row in DE's answer is not stored, and FR's own rows are untouched by DE's replace.
+    assert set(stored_regulations(engine)) == {fr, de}
+    assert "ignoring 1 regulations of other countries in DE's answer" in caplog.text
 
 
 async def test_full_sync_matches_the_catalogue_and_a_rerun_only_refreshes(sandbox_server, settings, engine) -> None:
@@ -208,7 +207,7 @@ async def test_rejected_credentials_stop_at_once(
     sandbox_server, database_url: str, engine, caplog: pytest.LogCaptureFixture, stored: bool
 ) -> None:
     app = sandbox_server.app
-    trim_catalogue(app)
+    keep_countries(app, KEEP)
     caplog.set_level(logging.DEBUG)
     if stored:
         good = make_settings(sandbox_server.base_url, database_url=database_url)
