@@ -5,12 +5,17 @@ from __future__ import annotations
 import functools
 import sys
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 from rich.console import Console
 
 from .errors import ConfigError, DatabaseError, NumbersearchError
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
+
+    from .config import Settings
 
 
 def _console(stderr: bool = False) -> Console:
@@ -483,8 +488,16 @@ def _tabulate_catalogue(engine: Any, finished: list[dict[str, Any]]) -> Any:
 
 @main.command("demo")
 @_DATABASE_URL_OPTION
-def demo_command(database_url: str | None) -> None:
-    """Run both syncs against the built-in offline Twilio sandbox and summarise: no credentials, no network."""
+@click.option(
+    "-o",
+    "--workbook",
+    default="numbersearch-regulations.xlsx",
+    show_default=True,
+    type=click.Path(dir_okay=False),
+    help="Where to write the regulations workbook.",
+)
+def demo_command(database_url: str | None, workbook: str) -> None:
+    """Run both syncs against the built-in offline Twilio sandbox, summarise and write a workbook."""
     import asyncio
     import time
 
@@ -508,12 +521,25 @@ def demo_command(database_url: str | None) -> None:
     for job in finished:
         out.print(_describe_job_line(job))
     out.print(_tabulate_catalogue(engine, finished))
+    if any(job["status"] != "completed" for job in finished) or len(finished) < 2:
+        sys.exit(1)
+    out.print(_write_demo_workbook(workbook, engine, settings))
     out.print(
         f"Done in {time.monotonic() - began:.1f}s ({app.counters.requests} sandbox requests). "
         "Next: `numbersearch countries --type toll-free`, `numbersearch regulations --country DE`."
     )
-    if any(job["status"] != "completed" for job in finished) or len(finished) < 2:
-        sys.exit(1)
+
+
+def _write_demo_workbook(path: str, engine: Engine, settings: Settings) -> str:
+    """The demo's last step; a plain install without openpyxl still finishes, with a hint."""
+    try:
+        from .export import export_regulations_report
+
+        report, _ = export_regulations_report(path, engine=engine, settings=settings)
+    except ImportError:
+        return "Workbook skipped: install 'numbersearch[excel]' for `numbersearch export regulations`."
+    rows = ", ".join(f"{name}: {count:,}" for name, count in report.rows.items())
+    return f"Workbook {report.path} ({rows} rows)"
 
 
 # --- end: sync ---

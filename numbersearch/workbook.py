@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 import os
 import re
-import tempfile
+import uuid
 from collections.abc import Iterable, Sequence
 from copy import copy
 from dataclasses import dataclass
@@ -279,8 +279,10 @@ def xlsx_path(path: str | os.PathLike[str]) -> Path:
 
 def save_atomically(workbook: Any, target: Path) -> None:
     """Save next to the target, then rename over it: a failure never leaves a partial workbook behind."""
+    temp_name = str(target.parent / f".{target.stem}-{uuid.uuid4().hex[:8]}.xlsx.part")
     try:
-        handle, temp_name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.stem}-", suffix=".xlsx.part")
+        # Not mkstemp: its 0600 would make the workbook private; 0666 lets the user's umask decide, as for any file.
+        handle = os.open(temp_name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
     except OSError as exc:
         raise ExportError(f"cannot write {target}: {exc.strerror or exc}") from None
     os.close(handle)

@@ -137,10 +137,12 @@ def test_rejected_credentials_leak_nothing(sandbox_env: str, sandbox_server, sql
         assert WRONG_TOKEN not in text and TEST_TOKEN not in text
 
 
-def test_demo_runs_offline_into_the_given_database(sqlite_url: str) -> None:
+def test_demo_runs_offline_into_the_given_database(sqlite_url: str, tmp_path) -> None:
     result = run("demo", "--database-url", sqlite_url)
     assert result.exit_code == 0, result.output
     out = result.stdout
+    workbook = tmp_path / "numbersearch-regulations.xlsx"  # the default name, in the working folder
+    assert f"Workbook {workbook.name}" in out and workbook.read_bytes()[:2] == b"PK"
     assert "Offline Twilio sandbox on http://127.0.0.1:" in out
     assert "Number types sync completed" in out and "Regulations sync completed" in out
     for label in ("Local", "Toll-Free", "Mobile", "National", "VoIP", "Shared Cost", "Machine-to-Machine"):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import os
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -397,3 +398,17 @@ async def test_export_after_a_real_sync(sandbox_server, sqlite_url: str, tmp_pat
     assert sorted(column(wb["Regulations"], "Sid")) == sorted(r["sid"] for r in list_regulations(engine=engine))
     assert len(column(wb["Countries"], "Country code")) == len(sandbox_server.app.catalogue.countries)
     engine.dispose()
+
+
+def test_the_workbook_gets_the_users_usual_file_mode(tmp_path: Path) -> None:
+    from openpyxl import Workbook
+
+    from numbersearch.workbook import save_atomically
+
+    old = os.umask(0o022)
+    try:
+        save_atomically(Workbook(), tmp_path / "book.xlsx")
+    finally:
+        os.umask(old)
+    assert (tmp_path / "book.xlsx").stat().st_mode & 0o777 == 0o644
+    assert [p.name for p in tmp_path.iterdir()] == ["book.xlsx"]
