@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
-from collections.abc import Iterable, Mapping, Sequence
+import time
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine, make_url
-from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+from sqlalchemy.exc import ArgumentError, DisconnectionError, SQLAlchemyError
 from sqlmodel import SQLModel
 
 from . import models  # noqa: F401  (registers the tables on SQLModel.metadata)
@@ -21,6 +23,8 @@ from .errors import DatabaseError
 log = logging.getLogger(__name__)
 
 UPSERT_BATCH = 500
+# A pooled server connection unused this long is pinged before it is handed out; busier ones are not.
+PING_AFTER_IDLE = 2.0
 
 _engines: dict[str, Engine] = {}
 _engines_lock = threading.Lock()
@@ -43,6 +47,32 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cursor.close()
 
 
+def _ping_idle_connections(engine: Engine) -> None:
+    """Ping a connection on checkout only when it sat idle in the pool for PING_AFTER_IDLE seconds.
+
+    `pool_pre_ping` pings on every checkout: one more round trip per request, and under a running sync each
+    round trip also waits for the interpreter lock. A connection in steady use has just proved itself; one
+    that sat idle (the server may have restarted meanwhile) is checked and silently replaced if dead.
+    """
+    dialect = engine.dialect
+
+    def remember_checkin(_dbapi_conn: Any, record: Any) -> None:
+        record.info["idle_since"] = time.monotonic()
+
+    def ping_if_idle(dbapi_conn: Any, record: Any, _proxy: Any) -> None:
+        idle_since = record.info.get("idle_since")
+        if idle_since is None or time.monotonic() - idle_since < PING_AFTER_IDLE:
+            return
+        try:
+            dialect.do_ping(dbapi_conn)
+        except dialect.loaded_dbapi.Error as exc:
+            # The pool discards this connection and checks out a fresh one.
+            raise DisconnectionError(f"stale pooled connection: {exc}") from exc
+
+    sa.event.listen(engine, "checkin", remember_checkin)
+    sa.event.listen(engine, "checkout", ping_if_idle)
+
+
 def _build_engine(url: str) -> Engine:
     try:
         parsed = make_url(url)
@@ -56,9 +86,11 @@ def _build_engine(url: str) -> Engine:
         sa.event.listen(engine, "connect", _sqlite_pragmas)
         return engine
     try:
-        return sa.create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
+        engine = sa.create_engine(url, pool_size=10, max_overflow=10)
     except (ArgumentError, ImportError, SQLAlchemyError) as exc:
         raise DatabaseError(f"cannot open database {safe_url(url)}: {exc}") from None
+    _ping_idle_connections(engine)
+    return engine
 
 
 def describe_db_error(url: str, exc: BaseException) -> str:
@@ -100,6 +132,21 @@ def dispose_engines() -> None:
         for engine in _engines.values():
             engine.dispose()
         _engines.clear()
+
+
+@contextlib.contextmanager
+def one_statement(engine: Engine) -> Iterator[Connection]:
+    """A connection for one statement (a read, or a write that commits on its own).
+
+    On PostgreSQL it runs in autocommit: one statement is atomic anyway, and the BEGIN and COMMIT (or
+    ROLLBACK) round trips around it are saved. Elsewhere it is an ordinary transaction, committed on exit.
+    """
+    if engine.dialect.name == "postgresql":
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            yield conn
+    else:
+        with engine.begin() as conn:
+            yield conn
 
 
 def _insert_for(conn: Connection, table: sa.Table) -> Any:

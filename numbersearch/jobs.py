@@ -18,7 +18,7 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 
 from .config import Settings, get_settings
-from .db import resolve_engine
+from .db import one_statement, resolve_engine
 from .errors import InputError, JobConflictError, NotFoundError, NumbersearchError, TwilioAuthError
 from .models import ACTIVE_STATUSES, SyncJob, utcnow
 from .query import normalize_sync_type
@@ -32,7 +32,7 @@ log = logging.getLogger(__name__)
 
 JOBS = SyncJob.__table__  # type: ignore[attr-defined]
 TERMINAL_STATUSES = ("completed", "failed")
-PROGRESS_WRITE_INTERVAL = 0.25  # seconds between progress writes; the final numbers are always written
+PROGRESS_WRITE_INTERVAL = 0.5  # seconds between progress writes (readers poll); the final numbers are always written
 
 JobCallback = Callable[[dict[str, Any]], Any]
 
@@ -81,7 +81,7 @@ def _normalize_job_id(job_id: str) -> str:
 
 
 def _read(engine: Engine, job_id: str) -> dict[str, Any] | None:
-    with engine.connect() as conn:
+    with one_statement(engine) as conn:
         row = conn.execute(sa.select(JOBS).where(JOBS.c.job_id == job_id)).mappings().first()
     return job_dict(row) if row is not None else None
 
@@ -90,13 +90,13 @@ def _update(engine: Engine, job_id: str, values: Mapping[str, Any], *, only_acti
     stmt = sa.update(JOBS).where(JOBS.c.job_id == job_id).values(**values)
     if only_active:
         stmt = stmt.where(JOBS.c.status.in_(ACTIVE_STATUSES))
-    with engine.begin() as conn:
+    with one_statement(engine) as conn:
         return conn.execute(stmt).rowcount or 0
 
 
 def _active_job_id(engine: Engine, sync_type: str) -> str | None:
     stmt = sa.select(JOBS.c.job_id).where(JOBS.c.sync_type == sync_type, JOBS.c.status.in_(ACTIVE_STATUSES))
-    with engine.connect() as conn:
+    with one_statement(engine) as conn:
         return conn.execute(stmt).scalar()
 
 
@@ -182,7 +182,7 @@ def list_jobs(
     engine = resolve_engine(engine, settings)
     mark_stale_jobs(engine=engine, settings=settings)
     stmt = sa.select(JOBS).order_by(JOBS.c.created_at.desc(), JOBS.c.job_id.desc()).limit(limit)
-    with engine.connect() as conn:
+    with one_statement(engine) as conn:
         return [job_dict(row) for row in conn.execute(stmt).mappings()]
 
 

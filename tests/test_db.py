@@ -67,3 +67,33 @@ def test_unopenable_databases_give_one_clear_line() -> None:
 
 def test_safe_url_hides_the_password() -> None:
     assert "pw-secret" not in safe_url("postgresql+psycopg://u:pw-secret@db/x")
+
+
+def test_a_connection_killed_while_idle_is_replaced_silently(
+    postgres_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import numbersearch.db as db
+
+    monkeypatch.setattr(db, "PING_AFTER_IDLE", 0.0)  # every checkin counts as idle long enough
+    engine = make_engine(postgres_url)
+    with engine.connect() as conn:
+        first_pid = conn.execute(sa.text("SELECT pg_backend_pid()")).scalar_one()
+    killer = make_engine(postgres_url)
+    with killer.connect() as conn:
+        assert conn.execute(sa.text("SELECT pg_terminate_backend(:pid)"), {"pid": first_pid}).scalar_one()
+    killer.dispose()
+    with engine.connect() as conn:  # the dead pooled connection is pinged, discarded and replaced
+        assert conn.execute(sa.text("SELECT pg_backend_pid()")).scalar_one() != first_pid
+    engine.dispose()
+
+
+def test_one_statement_commits_on_both_dialects(database_url: str) -> None:
+    from numbersearch.db import one_statement
+
+    engine = make_engine(database_url)
+    now = datetime.now(UTC)
+    with one_statement(engine) as conn:
+        conn.execute(sa.insert(SyncJob.__table__).values(job_id="x", sync_type="regulations", created_at=now))
+    with engine.connect() as conn:
+        assert conn.execute(sa.select(SyncJob.__table__.c.job_id)).scalars().all() == ["x"]
+    engine.dispose()
