@@ -104,6 +104,18 @@ def sandbox_options():
     return SandboxOptions(account_sid=TEST_SID, auth_token=TEST_TOKEN, seed=7)
 
 
+def small_sandbox_options(folder: Path, codes: Collection[str]):
+    """Sandbox options serving only these countries (from a catalogue file): syncs finish well under a second."""
+    from numbersearch.sandbox import SandboxOptions
+
+    catalogue = generate_catalogue(7)
+    for code in [c["country_code"] for c in catalogue.countries if c["country_code"] not in codes]:
+        catalogue.remove_country(code)
+    path = folder / "catalogue.json"
+    catalogue.dump(path)
+    return SandboxOptions(account_sid=TEST_SID, auth_token=TEST_TOKEN, seed=7, catalogue_path=path)
+
+
 @pytest.fixture
 def sandbox(sandbox_options):
     """The sandbox ASGI app, for use in process through `httpx.ASGITransport`."""

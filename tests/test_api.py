@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from conftest import TEST_SID, TEST_TOKEN, make_settings
+from conftest import make_settings, small_sandbox_options
 from litestar import get
 from litestar.testing import AsyncTestClient
 
@@ -28,14 +28,7 @@ DEADLINE = 30.0
 @pytest.fixture
 def sandbox_options(tmp_path: Path):
     """A small catalogue (seven countries, two of them beta) keeps every sync well under a second."""
-    from numbersearch.sandbox import SandboxOptions, generate_catalogue
-
-    catalogue = generate_catalogue(7)
-    for code in [c["country_code"] for c in catalogue.countries if c["country_code"] not in SMALL_COUNTRIES]:
-        catalogue.remove_country(code)
-    path = tmp_path / "catalogue.json"
-    catalogue.dump(path)
-    return SandboxOptions(account_sid=TEST_SID, auth_token=TEST_TOKEN, seed=7, catalogue_path=path)
+    return small_sandbox_options(tmp_path, SMALL_COUNTRIES)
 
 
 @pytest.fixture

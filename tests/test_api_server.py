@@ -17,7 +17,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from conftest import TEST_SID, TEST_TOKEN
+from conftest import TEST_TOKEN, small_sandbox_options
 
 SMALL_COUNTRIES = ("US", "CA", "GB", "DE", "FR", "CY", "SM")
 START_DEADLINE = 30.0
@@ -28,14 +28,7 @@ Z_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$")
 @pytest.fixture
 def sandbox_options(tmp_path: Path):
     """A small catalogue keeps syncs through the real process quick."""
-    from numbersearch.sandbox import SandboxOptions, generate_catalogue
-
-    catalogue = generate_catalogue(7)
-    for code in [c["country_code"] for c in catalogue.countries if c["country_code"] not in SMALL_COUNTRIES]:
-        catalogue.remove_country(code)
-    path = tmp_path / "catalogue.json"
-    catalogue.dump(path)
-    return SandboxOptions(account_sid=TEST_SID, auth_token=TEST_TOKEN, seed=7, catalogue_path=path)
+    return small_sandbox_options(tmp_path, SMALL_COUNTRIES)
 
 
 def free_port() -> int:
