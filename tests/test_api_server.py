@@ -207,10 +207,10 @@ def test_warns_when_bound_beyond_loopback_without_a_token(sqlite_url: str, tmp_p
 
 
 def test_is_loopback() -> None:
-    from numbersearch.cli import _is_loopback
+    from numbersearch.cli.servers import is_loopback
 
-    assert all(_is_loopback(h) for h in ("127.0.0.1", "127.0.0.2", "::1", "[::1]", "localhost", "LOCALHOST"))
-    assert not any(_is_loopback(h) for h in ("0.0.0.0", "::", "192.168.1.10", "example.org"))
+    assert all(is_loopback(h) for h in ("127.0.0.1", "127.0.0.2", "::1", "[::1]", "localhost", "LOCALHOST"))
+    assert not any(is_loopback(h) for h in ("0.0.0.0", "::", "192.168.1.10", "example.org"))
 
 
 # --- Schemathesis against the live /schema ---

@@ -1,0 +1,9 @@
+"""The `numbersearch` command line: thin click commands over the library."""
+
+from __future__ import annotations
+
+# Importing the command modules is what registers their commands on `main`.
+from . import analyst, query, servers, sync  # noqa: F401
+from .base import async_command, main
+
+__all__ = ["async_command", "main"]

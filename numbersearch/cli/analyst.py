@@ -1,0 +1,107 @@
+"""The analyst's commands: `export regulations` to a workbook and the live number `search`."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from .base import DATABASE_URL_OPTION, async_command, load_settings, main, make_console, print_json
+
+if TYPE_CHECKING:
+    from rich.table import Table
+
+    from ..search import SearchResult
+
+
+def _comma_list(values: tuple[str, ...]) -> list[str]:
+    """Repeated options and comma-separated values alike: `--country DE --country GB` or `--country DE,GB`."""
+    return [part.strip() for value in values for part in value.split(",") if part.strip()]
+
+
+@main.group("export")
+def export_group() -> None:
+    """Write Excel workbooks from the database."""
+
+
+@export_group.command("regulations")
+@click.option("-o", "--output", "output", metavar="FILE.xlsx", help="Workbook to write [default: dated name].")
+@click.option("--country", "countries", multiple=True, metavar="CC", help="Only this country (repeatable).")
+@click.option("--type", "number_types", multiple=True, metavar="T", help="Only this number type (repeatable).")
+@DATABASE_URL_OPTION
+def export_regulations_command(
+    output: str | None, countries: tuple[str, ...], number_types: tuple[str, ...], database_url: str | None
+) -> None:
+    """The regulations workbook: Summary, Regulations, Requirements, Countries and About sheets."""
+    from ..db import get_engine
+    from ..export import export_filename, export_regulations_report
+
+    settings = load_settings(database_url)
+    report, _ = export_regulations_report(
+        output or export_filename(),
+        _comma_list(countries) or None,
+        _comma_list(number_types) or None,
+        engine=get_engine(settings),
+    )
+    out = make_console()
+    out.print(f"Wrote {report.path}")
+    out.print(", ".join(f"{name}: {count:,} rows" for name, count in report.rows.items()))
+    for warning in report.warnings:
+        make_console(stderr=True).print(f"[yellow]warning:[/yellow] {warning}")
+
+
+def _tabulate_numbers(result: SearchResult) -> Table:
+    from rich.table import Table
+
+    table = Table("number", "friendly name", "locality", "region", "voice", "sms", "mms", "fax", "address")
+    for n in result.numbers:
+        marks = ("✓" if flag else "" for flag in (n.voice, n.sms, n.mms, n.fax))
+        table.add_row(n.phone_number, n.friendly_name, n.locality or "", n.region or "", *marks, n.address_requirements)
+    return table
+
+
+@main.command("search")
+@click.argument("country")
+@click.option("--type", "number_type", default="local", show_default=True, help="Number type, any spelling.")
+@click.option("--area-code", help="US/CA area code, e.g. 415.")
+@click.option("--contains", help="Pattern: digits/letters with * (one digit) and % (any run), e.g. 415***.")
+@click.option("--in-region", help="State or province (US/CA).")
+@click.option("--in-locality", help="City.")
+@click.option("--in-postal-code", help="Postal code (US/CA).")
+@click.option("--near-number", help="Near this phone number (US/CA).")
+@click.option("--sms/--no-sms", default=None, help="Can (or cannot) receive SMS.")
+@click.option("--mms/--no-mms", default=None, help="Can (or cannot) receive MMS.")
+@click.option("--voice/--no-voice", default=None, help="Can (or cannot) receive calls.")
+@click.option("--fax/--no-fax", default=None, help="Can (or cannot) receive fax.")
+@click.option("--exclude-address-required", is_flag=True, default=None, help="Skip numbers needing any address.")
+@click.option("--beta/--no-beta", default=None, help="Include (or skip) numbers new to Twilio.")
+@click.option("--limit", default=20, show_default=True, type=int, help="How many numbers, 1–1000.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@DATABASE_URL_OPTION
+@async_command
+async def search_command(
+    country: str,
+    number_type: str,
+    exclude_address_required: bool | None,
+    limit: int,
+    as_json: bool,
+    database_url: str | None,
+    **filters: Any,
+) -> None:
+    """Numbers Twilio offers now in COUNTRY (checked against the synced catalogue first)."""
+    from ..search import search_numbers
+
+    result = await search_numbers(
+        country,
+        number_type,
+        exclude_all_address_required=exclude_address_required,
+        limit=limit,
+        settings=load_settings(database_url),
+        **filters,
+    )
+    if as_json:
+        print_json(result.to_dict())
+        return
+    out = make_console()
+    out.print(_tabulate_numbers(result))
+    out.print(f"{len(result)} {result.number_type} numbers in {result.country_code}")

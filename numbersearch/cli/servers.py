@@ -1,0 +1,203 @@
+"""The long-running servers: the HTTP API (`serve`), the Voila `dashboard` and the offline Twilio `sandbox`."""
+
+from __future__ import annotations
+
+import sys
+from typing import TYPE_CHECKING
+
+import click
+
+from .base import main, make_console
+
+if TYPE_CHECKING:
+    from ..sandbox import SandboxApp
+
+_FAULT_KINDS = {"429": "rate_429", "5xx": "rate_5xx", "malformed": "rate_malformed", "slow": "rate_slow"}
+
+
+def _parse_faults(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> dict[str, float]:
+    """`--fault KIND=RATE` pairs (KIND one of 429, 5xx, malformed, slow; RATE in 0-1) as option names."""
+    rates: dict[str, float] = {}
+    for value in values:
+        kind, sep, rate = value.partition("=")
+        try:
+            number = float(rate)
+        except ValueError:
+            number = -1.0
+        if not sep or kind not in _FAULT_KINDS or not 0.0 <= number <= 1.0:
+            raise click.BadParameter(
+                f"{value!r}: use KIND=RATE with KIND one of {', '.join(_FAULT_KINDS)} and RATE between 0 and 1",
+                ctx=ctx,
+                param=param,
+            )
+        rates[_FAULT_KINDS[kind]] = number
+    return rates
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
+@click.option("--port", default=8765, show_default=True, type=click.IntRange(0, 65535))
+@click.option("--latency-ms", default=0.0, type=click.FloatRange(min=0), help="Fixed delay per request.")
+@click.option("--jitter-ms", default=0.0, type=click.FloatRange(min=0), help="Extra uniform random delay.")
+@click.option("--max-concurrency", type=click.IntRange(min=1), help="Answer 429 (20429) beyond this many.")
+@click.option(
+    "--fault",
+    "faults",
+    multiple=True,
+    callback=_parse_faults,
+    metavar="KIND=RATE",
+    help="Inject faults: 429=0.1, 5xx=0.05, malformed=0.01, slow=0.01 (repeatable).",
+)
+@click.option(
+    "--slow-ms",
+    default=3000.0,
+    type=click.FloatRange(min=0),
+    show_default=True,
+    help="Delay of a 'slow' fault.",
+)
+@click.option("--seed", default=0, show_default=True, help="Seed of the catalogue and of the faults.")
+@click.option(
+    "--catalogue",
+    "catalogue_path",
+    type=click.Path(exists=True, dir_okay=False),
+    help="Serve this JSON catalogue instead of the generated one.",
+)
+@click.option(
+    "--dump-catalogue",
+    type=click.Path(dir_okay=False),
+    help="Write the catalogue as JSON to this file and exit.",
+)
+def sandbox(
+    host: str,
+    port: int,
+    latency_ms: float,
+    jitter_ms: float,
+    max_concurrency: int | None,
+    faults: dict[str, float],
+    slow_ms: float,
+    seed: int,
+    catalogue_path: str | None,
+    dump_catalogue: str | None,
+) -> None:
+    """Serve the offline Twilio (AvailablePhoneNumbers and Regulations) for demos and tests."""
+    from pathlib import Path
+
+    import uvicorn
+
+    from ..sandbox import SandboxOptions, create_sandbox
+
+    sid, token, configured = _sandbox_credentials()
+    options = SandboxOptions(
+        account_sid=sid,
+        auth_token=token,
+        latency_ms=latency_ms,
+        jitter_ms=jitter_ms,
+        max_concurrency=max_concurrency,
+        rate_429=faults.get("rate_429", 0.0),
+        rate_5xx=faults.get("rate_5xx", 0.0),
+        rate_malformed=faults.get("rate_malformed", 0.0),
+        rate_slow=faults.get("rate_slow", 0.0),
+        slow_ms=slow_ms,
+        seed=seed,
+        catalogue_path=Path(catalogue_path) if catalogue_path else None,
+    )
+    app = create_sandbox(options)
+    if dump_catalogue is not None:
+        _dump_catalogue(app, dump_catalogue)
+        return
+    url = f"http://{host}:{port}"
+    _announce_sandbox(app, url, sid, token, configured)
+    uvicorn.run(app, host=host, port=port, log_level="warning", lifespan="off", access_log=False)
+
+
+def _dump_catalogue(app: SandboxApp, path: str) -> None:
+    app.catalogue.dump(path)
+    click.echo(
+        f"wrote {len(app.catalogue.countries)} countries and {len(app.catalogue.regulations)} regulations to {path}"
+    )
+
+
+def _sandbox_credentials() -> tuple[str, str, bool]:
+    """Credentials to accept: the configured ones (True), so numbersearch works unchanged, else the demo ones."""
+    from ..config import get_settings
+    from ..sandbox import DEMO_ACCOUNT_SID, DEMO_AUTH_TOKEN
+
+    settings = get_settings()
+    if settings.twilio_account_sid and settings.twilio_auth_token:
+        sid, token = settings.require_credentials()
+        return sid, token, True
+    return DEMO_ACCOUNT_SID, DEMO_AUTH_TOKEN, False
+
+
+def _announce_sandbox(app: SandboxApp, url: str, sid: str, token: str, configured: bool) -> None:
+    """Say what is served and how to point numbersearch at it; a token from the settings is never printed."""
+    out = make_console()
+    out.print(
+        f"Twilio sandbox on {url}: {len(app.catalogue.countries)} countries, "
+        f"{len(app.catalogue.regulations)} regulations"
+    )
+    if configured:
+        out.print(f"Accepting TWILIO_ACCOUNT_SID {sid} with the TWILIO_AUTH_TOKEN from your settings.")
+        token_shown = "$TWILIO_AUTH_TOKEN"
+    else:
+        out.print(f"Demo credentials: TWILIO_ACCOUNT_SID={sid} TWILIO_AUTH_TOKEN={token}")
+        token_shown = token
+    out.print(f"Point numbersearch at it: TWILIO_API_BASE_URL={url} TWILIO_NUMBERS_BASE_URL={url}")
+    out.print(f'Try: curl -u "{sid}:{token_shown}" {url}/2010-04-01/Accounts/{sid}/AvailablePhoneNumbers.json')
+
+
+def is_loopback(host: str) -> bool:
+    import ipaddress
+
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False  # a host name: it may resolve anywhere
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Interface to bind (0.0.0.0 for all).")
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535), help="TCP port.")
+def serve(host: str, port: int) -> None:
+    """Serve the HTTP API (OpenAPI at /schema); syncs started over HTTP run inside this process."""
+    import gc
+    import logging
+
+    import uvicorn
+
+    from ..api import create_app
+    from ..config import get_settings
+
+    settings = get_settings()
+    if not is_loopback(host) and settings.api_token is None:
+        click.echo(
+            f"warning: serving on {host} without NUMBERSEARCH_API_TOKEN: "
+            "anyone who can reach this port can start syncs",
+            err=True,
+        )
+    # Our own INFO lines (jobs created, finished); other libraries only from WARNING (httpx would log every call).
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s:     %(name)s: %(message)s")
+    logging.getLogger("numbersearch").setLevel(logging.INFO)
+    app = create_app(settings)
+    # Everything imported so far lives as long as the process: keeping it out of the collector's scans
+    # spares every request the long full collections a sync's many allocations would trigger.
+    gc.freeze()
+    # Syncs run in their own thread; a 1 ms switch interval (not 5) lets requests take the GIL back sooner.
+    sys.setswitchinterval(0.001)
+    # Graceful: on SIGTERM/SIGINT uvicorn stops accepting, then the app's lifespan marks running jobs failed.
+    uvicorn.run(app, host=host, port=port, timeout_graceful_shutdown=10, log_level="info")
+
+
+@main.command()
+@click.option(
+    "--host", default="127.0.0.1", show_default=True, help="Interface to bind (127.0.0.1: this machine only)."
+)
+@click.option("--port", default=8866, show_default=True, type=click.IntRange(1, 65535), help="Port to serve on.")
+def dashboard(host: str, port: int) -> None:
+    """Serve the Voila dashboard (sync management, countries, regulations, live search)."""
+    from ..dashboard import serve_dashboard
+
+    make_console(stderr=True).print(f"Dashboard at [bold]http://{host}:{port}/[/bold] (Ctrl+C to stop)")
+    sys.exit(serve_dashboard(host, port))
