@@ -19,6 +19,7 @@ demo: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check numbersearch tests bench
+	$(BIN)/mypy numbersearch
 
 test: lint
 	$(BIN)/python -m pytest -q -p no:cacheprovider

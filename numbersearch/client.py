@@ -184,18 +184,29 @@ def error_from_response(response: httpx.Response) -> TwilioError:
     code = body.get("code") if isinstance(body.get("code"), int) else None
     more_info = body.get("more_info") if isinstance(body.get("more_info"), str) else None
     message = body.get("message") if isinstance(body.get("message"), str) else None
-    detail = {"status": status, "more_info": more_info}
     if status == 401:
-        return TwilioAuthError("Twilio rejected the credentials", code=code or 20003, **detail)
+        return TwilioAuthError(
+            "Twilio rejected the credentials", status=status, code=code or 20003, more_info=more_info
+        )
     if status == 404:
         return TwilioNotFound(
-            message or f"The requested resource {response.request.url.path} was not found", code=code or 20404, **detail
+            message or f"The requested resource {response.request.url.path} was not found",
+            status=status,
+            code=code or 20404,
+            more_info=more_info,
         )
     if status == 429:
-        return TwilioRateLimited(message or "Too Many Requests", code=code or 20429, **detail)
+        return TwilioRateLimited(message or "Too Many Requests", status=status, code=code or 20429, more_info=more_info)
     if status >= 500:
-        return TwilioServerError(message or f"Twilio failed: {response.reason_phrase}", code=code, **detail)
-    return TwilioError(message or f"Twilio refused the request: {response.reason_phrase}", code=code, **detail)
+        return TwilioServerError(
+            message or f"Twilio failed: {response.reason_phrase}", status=status, code=code, more_info=more_info
+        )
+    return TwilioError(
+        message or f"Twilio refused the request: {response.reason_phrase}",
+        status=status,
+        code=code,
+        more_info=more_info,
+    )
 
 
 def _error_body(response: httpx.Response) -> dict[str, Any]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -24,7 +24,7 @@ from .frames import (
     regulations_df,
     requirements_df,
 )
-from .numbertypes import LABELS, NUMBER_TYPES
+from .numbertypes import LABELS, NUMBER_TYPES, number_type_label
 from .query import last_completed
 from .workbook import XLSX_MEDIA_TYPE as XLSX_MEDIA_TYPE  # re-exported for the surfaces that serve the workbook
 from .workbook import (
@@ -62,11 +62,18 @@ class ExportReport:
     warnings: list[str] = field(default_factory=list)
 
 
-def type_label(number_type: str) -> str:
-    return LABELS.get(number_type, number_type)  # type: ignore[call-overload,no-any-return]
-
-
 # ---------------------------------------------------------------- sheets (pure, from frames)
+
+
+def offered_pairs(matrix: pd.DataFrame) -> list[tuple[str, str]]:
+    """(country code, number type) for each type each country offers, in the availability matrix's order."""
+    flags = matrix.drop(columns="country")
+    return [
+        (code, kind)
+        for code, row in zip(flags.index, flags.to_numpy(dtype=bool), strict=True)
+        for kind, on in zip(flags.columns, row, strict=True)
+        if on
+    ]
 
 
 def summary_sheet(regulations: pd.DataFrame, requirements: pd.DataFrame, matrix: pd.DataFrame) -> Sheet:
@@ -78,22 +85,22 @@ def summary_sheet(regulations: pd.DataFrame, requirements: pd.DataFrame, matrix:
     counts["end_user_fields"] = end_user
     counts["documents"] = documents.size()
     counts["options"] = documents["document_count"].sum()
-    offered = matrix.drop(columns="country").stack()
-    offered = offered[offered]
+    offered = offered_pairs(matrix)
     names = matrix["country"].to_dict()
     # Every combination with regulations or offered numbers, so gaps in either are visible.
-    index = counts.index.union(pd.MultiIndex.from_tuples(list(offered.index), names=keys))
+    index = counts.index.union(pd.MultiIndex.from_tuples(offered, names=keys))
     counts = counts.reindex(index)
     numbers = ["regulations", "end_user_fields", "documents", "options"]
+    offered_set = set(offered)
     rows = [
         [
             code,
             names.get(code) or cell_value(item["country"]),
-            type_label(kind),
-            CHECK if (code, kind) in offered.index else "",
+            number_type_label(kind),
+            CHECK if (code, kind) in offered_set else "",
             *(int(item[c]) if pd.notna(item[c]) else 0 for c in numbers),
         ]
-        for (code, kind), item in counts.iterrows()
+        for (code, kind), item in zip(counts.index, counts.to_dict("records"), strict=True)
     ]
     order = {t: i for i, t in enumerate(LABELS.values())}
     rows.sort(key=lambda r: (r[0], order.get(r[2], 99), r[2]))
@@ -111,7 +118,7 @@ def summary_sheet(regulations: pd.DataFrame, requirements: pd.DataFrame, matrix:
 
 
 def regulations_sheet(regulations: pd.DataFrame) -> Sheet:
-    frame = regulations.assign(number_type=regulations["number_type"].map(type_label))
+    frame = regulations.assign(number_type=regulations["number_type"].map(number_type_label))
     names = ["iso_country", "country", "number_type", "friendly_name", "end_user_type", "end_user_fields"]
     names += ["supporting_documents", "last_updated", "sid", "url"]
     columns = [
@@ -130,7 +137,7 @@ def regulations_sheet(regulations: pd.DataFrame) -> Sheet:
 
 
 def requirements_sheet(requirements: pd.DataFrame) -> Sheet:
-    frame = requirements.assign(number_type=requirements["number_type"].map(type_label))
+    frame = requirements.assign(number_type=requirements["number_type"].map(number_type_label))
     names = ["iso_country", "country", "number_type", "regulation", "kind", "group", "requirement"]
     names += ["requirement_name", "description", "fields", "accepted_documents", "regulation_sid"]
     columns = [
@@ -194,7 +201,7 @@ def about_sheet(
     number_types_synced: datetime | None,
     regulations_synced: datetime | None,
     countries: list[str] | None,
-    number_types: list[str] | None,
+    number_types: Sequence[str] | None,
     database: str,
     rows: dict[str, int],
     warnings: list[str],
@@ -206,7 +213,7 @@ def about_sheet(
         ["Number types sync last completed (UTC)", naive_utc(number_types_synced) if number_types_synced else "never"],
         ["Regulations sync last completed (UTC)", naive_utc(regulations_synced) if regulations_synced else "never"],
         ["Countries", ", ".join(countries) if countries else "all"],
-        ["Number types", ", ".join(type_label(t) for t in number_types) if number_types else "all"],
+        ["Number types", ", ".join(number_type_label(t) for t in number_types) if number_types else "all"],
         *([f"{name} rows", count] for name, count in rows.items()),
         ["Source", SOURCE],
         ["Database", database],

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from typing import Any, Literal
 
 import pandas as pd
 import sqlalchemy as sa
@@ -13,15 +13,18 @@ from sqlalchemy.engine import Engine
 from .config import Settings
 from .db import resolve_engine
 from .errors import InputError
-from .models import CountryNumberTypes, Regulation
-from .numbertypes import NUMBER_TYPES, REGULATION_TYPES, normalize_number_type
+from .models import CountryNumberTypes, Regulation, table_of
+from .numbertypes import NUMBER_TYPES, REGULATION_TYPES, NumberType, normalize_number_type
 from .query import normalize_country_code
 
 END_USER_KIND = "End-user information"
 DOCUMENT_KIND = "Supporting document"
 
+# The dtypes frame columns take (pandas' own spellings, so they pass straight to `astype`).
+ColumnDtype = Literal["object", "bool", "int64", "Int64", "datetime64[ns, UTC]"]
+
 # Column name → dtype of every frame, so empty results keep the same shape as full ones.
-COUNTRY_COLUMNS: dict[str, str] = {
+COUNTRY_COLUMNS: dict[str, ColumnDtype] = {
     "country_code": "object",
     "country": "object",
     "beta": "bool",
@@ -29,8 +32,8 @@ COUNTRY_COLUMNS: dict[str, str] = {
     "number_types": "object",
     "last_updated": "datetime64[ns, UTC]",
 }
-MATRIX_COLUMNS: dict[str, str] = {"country": "object", **dict.fromkeys(NUMBER_TYPES, "bool")}
-REGULATION_COLUMNS: dict[str, str] = {
+MATRIX_COLUMNS: dict[str, ColumnDtype] = {"country": "object", **dict.fromkeys(NUMBER_TYPES, "bool")}
+REGULATION_COLUMNS: dict[str, ColumnDtype] = {
     "sid": "object",
     "iso_country": "object",
     "country": "object",
@@ -43,7 +46,7 @@ REGULATION_COLUMNS: dict[str, str] = {
     "last_updated": "datetime64[ns, UTC]",
     "requirements": "object",
 }
-REQUIREMENT_COLUMNS: dict[str, str] = {
+REQUIREMENT_COLUMNS: dict[str, ColumnDtype] = {
     "regulation_sid": "object",
     "iso_country": "object",
     "country": "object",
@@ -59,7 +62,7 @@ REQUIREMENT_COLUMNS: dict[str, str] = {
     "accepted_documents": "object",
     "document_count": "int64",
 }
-DOCUMENT_COLUMNS: dict[str, str] = {
+DOCUMENT_COLUMNS: dict[str, ColumnDtype] = {
     "regulation_sid": "object",
     "iso_country": "object",
     "country": "object",
@@ -92,7 +95,7 @@ def normalize_countries(value: str | Iterable[str] | None) -> list[str] | None:
     return None if values is None else sorted({normalize_country_code(v) for v in values})
 
 
-def normalize_number_types(value: str | Iterable[str] | None) -> list[str] | None:
+def normalize_number_types(value: str | Iterable[str] | None) -> list[NumberType] | None:
     """One type or many, in any spelling → canonical keys in catalogue order; None means every type."""
     values = _to_list(value)
     if values is None:
@@ -242,7 +245,7 @@ def regulation_row(regulation: Mapping[str, Any], country: str | None = None) ->
     }
 
 
-def frame_from_rows(rows: Sequence[Mapping[str, Any]], columns: Mapping[str, str]) -> pd.DataFrame:
+def frame_from_rows(rows: Sequence[Mapping[str, Any]], columns: Mapping[str, ColumnDtype]) -> pd.DataFrame:
     """A DataFrame with exactly `columns`, in order and with their dtypes, even when `rows` is empty."""
     frame = pd.DataFrame.from_records(list(rows), columns=list(columns))
     for name, dtype in columns.items():
@@ -262,7 +265,7 @@ def frame_from_rows(rows: Sequence[Mapping[str, Any]], columns: Mapping[str, str
 
 
 def _fetch_countries(engine: Engine, codes: list[str] | None = None) -> list[dict[str, Any]]:
-    table = CountryNumberTypes.__table__
+    table = table_of(CountryNumberTypes)
     stmt = sa.select(table).order_by(table.c.country_code)
     if codes is not None:
         stmt = stmt.where(table.c.country_code.in_(codes))
@@ -271,22 +274,22 @@ def _fetch_countries(engine: Engine, codes: list[str] | None = None) -> list[dic
 
 
 def _country_names(engine: Engine) -> dict[str, str]:
-    table = CountryNumberTypes.__table__
+    table = table_of(CountryNumberTypes)
     with engine.connect() as conn:
         return {code: name for code, name in conn.execute(sa.select(table.c.country_code, table.c.country))}
 
 
 def fetch_regulations(
-    engine: Engine, countries: list[str] | None = None, number_types: list[str] | None = None
+    engine: Engine, countries: list[str] | None = None, number_types: list[NumberType] | None = None
 ) -> list[dict[str, Any]]:
     """Regulation rows (Twilio's spelling of the number type) filtered by codes and canonical types."""
-    table = Regulation.__table__
+    table = table_of(Regulation)
     stmt = sa.select(table).order_by(table.c.iso_country, table.c.number_type, table.c.friendly_name, table.c.sid)
     if countries is not None:
         stmt = stmt.where(table.c.iso_country.in_(countries))
     if number_types is not None:
         # Only four types have regulations; asking for another simply matches nothing.
-        wanted = [REGULATION_TYPES[t] for t in number_types if t in REGULATION_TYPES]  # type: ignore[index]
+        wanted = [REGULATION_TYPES[t] for t in number_types if t in REGULATION_TYPES]
         if not wanted:
             return []
         stmt = stmt.where(table.c.number_type.in_(wanted))

@@ -14,13 +14,13 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Connection, Engine, RowMapping
 from sqlalchemy.exc import IntegrityError
 
 from .config import Settings, get_settings
 from .db import one_statement, resolve_engine
 from .errors import InputError, JobConflictError, NotFoundError, NumbersearchError, TwilioAuthError
-from .models import ACTIVE_STATUSES, SyncJob, utcnow
+from .models import ACTIVE_STATUSES, SyncJob, table_of, utcnow
 from .query import normalize_sync_type
 from .sync import AUTH_MESSAGE, SyncResult, describe_error, sync_number_types, sync_regulations
 from .transform import isoformat_z
@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-JOBS = SyncJob.__table__  # type: ignore[attr-defined]
+JOBS = table_of(SyncJob)
 TERMINAL_STATUSES = ("completed", "failed")
 PROGRESS_WRITE_INTERVAL = 0.5  # seconds between progress writes (readers poll); the final numbers are always written
 
@@ -53,7 +53,7 @@ _running: dict[str, _Running] = {}
 # --- rows ---
 
 
-def job_dict(row: Mapping[str, Any]) -> dict[str, Any]:
+def job_dict(row: RowMapping | Mapping[str, Any]) -> dict[str, Any]:
     """A JSON-ready job (times ISO 8601 UTC with `Z`)."""
     return {
         "job_id": row["job_id"],
@@ -124,7 +124,7 @@ def mark_stale_jobs(*, engine: Engine | None = None, settings: Settings | None =
     return marked
 
 
-def _fail_if_still_silent(conn: Connection, row: sa.Row[Any], now: datetime) -> bool:
+def _fail_if_still_silent(conn: Connection, row: sa.Row[str, datetime | None, datetime], now: datetime) -> bool:
     """Fail one stale job unless its heartbeat changed since it was read; True when it was failed."""
     silent = (now - (row.heartbeat_at or row.created_at)).total_seconds()
     seen = JOBS.c.heartbeat_at.is_(None) if row.heartbeat_at is None else JOBS.c.heartbeat_at == row.heartbeat_at
@@ -305,6 +305,7 @@ async def run_job(
         progress = _Progress(engine, job, on_progress)
         async with _heartbeat(engine, job_id, heartbeat_interval(settings)):
             await _call(on_progress, dict(job))
+            error: str | None
             if twilio is None:
                 status, error = "failed", setup_error
             else:

@@ -58,6 +58,11 @@ def normalize_number_type(value: str) -> NumberType:
     return found
 
 
+def number_type_label(value: str) -> str:
+    """The label of a canonical key (`toll_free` → `Toll-Free`); any other value is shown as it is."""
+    return LABELS[value] if value in LABELS else value
+
+
 def regulation_number_type(value: str) -> str:
     """Twilio's Regulations `NumberType` value for a number type in any spelling."""
     canonical = normalize_number_type(value)

@@ -12,13 +12,13 @@ from sqlalchemy.engine import Engine
 from .config import Settings
 from .db import resolve_engine
 from .errors import InputError, NotFoundError
-from .models import CountryNumberTypes, Regulation, SyncJob
+from .models import CountryNumberTypes, Regulation, SyncJob, table_of
 from .numbertypes import NUMBER_TYPES, REGULATION_TYPES, normalize_number_type
 from .transform import country_dict, regulation_dict
 
-COUNTRIES = CountryNumberTypes.__table__  # type: ignore[attr-defined]
-REGULATIONS = Regulation.__table__  # type: ignore[attr-defined]
-JOBS = SyncJob.__table__  # type: ignore[attr-defined]
+COUNTRIES = table_of(CountryNumberTypes)
+REGULATIONS = table_of(Regulation)
+JOBS = table_of(SyncJob)
 
 _COUNTRY_CODE = re.compile(r"^[A-Za-z]{2}$")
 

@@ -9,7 +9,7 @@ import re
 from collections.abc import Iterator, Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 import pandas as pd
 from sqlalchemy.engine import Engine
@@ -21,6 +21,15 @@ from .numbertypes import LABELS, NumberType, normalize_number_type
 from .query import get_country, last_completed, list_countries, normalize_country_code
 
 log = logging.getLogger(__name__)
+
+
+class NumberSource(Protocol):
+    """What a search needs from a Twilio client (TwilioClient, or a fake in tests)."""
+
+    async def search_available_numbers(
+        self, country_code: str, number_type: str, *, page_size: int | None = None, **filters: Any
+    ) -> list[dict[str, Any]]: ...
+
 
 MAX_LIMIT = 1000
 DEFAULT_LIMIT = 20
@@ -378,7 +387,7 @@ async def search_numbers(
     limit: int = DEFAULT_LIMIT,
     settings: Settings | None = None,
     engine: Engine | None = None,
-    client: Any = None,
+    client: NumberSource | None = None,
 ) -> SearchResult:
     """Numbers Twilio offers now. Everything is checked (input, then the synced catalogue) before Twilio is asked."""
     code = normalize_country_code(country)
@@ -415,10 +424,10 @@ async def search_numbers(
 
 
 async def _ask_twilio(
-    client: Any, settings: Settings, code: str, kind: str, page_size: int, filters: dict[str, Any]
+    client: NumberSource | None, settings: Settings, code: str, kind: str, page_size: int, filters: dict[str, Any]
 ) -> list[dict[str, Any]]:
     if client is not None:
-        return await client.search_available_numbers(code, kind, page_size=page_size, **filters)  # type: ignore[no-any-return]
+        return await client.search_available_numbers(code, kind, page_size=page_size, **filters)
     from .client import TwilioClient
 
     async with TwilioClient(settings) as own:

@@ -16,7 +16,7 @@ from sqlalchemy.engine import Engine
 from .config import Settings, get_settings
 from .db import resolve_engine, upsert
 from .errors import CatalogueError, TwilioAuthError, TwilioError
-from .models import CountryNumberTypes, Regulation, utcnow
+from .models import CountryNumberTypes, Regulation, table_of, utcnow
 from .transform import business_regulation_rows, country_rows
 
 if TYPE_CHECKING:
@@ -24,8 +24,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-COUNTRIES = CountryNumberTypes.__table__  # type: ignore[attr-defined]
-REGULATIONS = Regulation.__table__  # type: ignore[attr-defined]
+COUNTRIES = table_of(CountryNumberTypes)
+REGULATIONS = table_of(Regulation)
 
 AUTH_MESSAGE = "Twilio rejected the credentials (20003)"
 MAX_ERROR_CHARS = 300

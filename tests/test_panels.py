@@ -440,3 +440,11 @@ async def test_sync_then_countries_on_both_databases(sandbox_server, database_ur
         board.close()
     finally:
         engine.dispose()
+
+
+def test_a_country_without_a_name_is_labelled_by_its_code() -> None:
+    from numbersearch.panels.catalogue import country_option_label
+
+    assert country_option_label("Germany", "DE") == "Germany (DE)"
+    assert country_option_label(float("nan"), "XK") == "XK (XK)"  # a missing name reads back from pandas as NaN
+    assert country_option_label(None, "XK") == "XK (XK)"

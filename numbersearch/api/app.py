@@ -18,7 +18,7 @@ from litestar.exceptions import NotAuthorizedException
 from litestar.handlers import BaseRouteHandler
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import SwaggerRenderPlugin
-from litestar.openapi.spec import Components, Example, OpenAPI, SecurityScheme
+from litestar.openapi.spec import Components, Example, OpenAPI, OpenAPIResponse, SecurityScheme
 from litestar.types import Guard
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
@@ -126,9 +126,9 @@ def add_sync_examples(openapi: OpenAPI) -> None:
         item = (openapi.paths or {}).get(path)
         operation = getattr(item, method, None) if item is not None else None
         response = (operation.responses or {}).get(status) if operation is not None else None
-        if response is None or isinstance(response, Example) or not getattr(response, "content", None):
-            continue
-        for media in response.content.values():  # type: ignore[union-attr]
+        if not isinstance(response, OpenAPIResponse) or not response.content:
+            continue  # absent, or a $ref to a shared response
+        for media in response.content.values():
             media.examples = {name: Example(summary=name, value=value) for name, value in values.items()}
 
 

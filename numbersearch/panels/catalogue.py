@@ -11,7 +11,7 @@ from sqlalchemy.engine import Engine
 
 from .. import export, frames
 from ..config import Settings
-from ..numbertypes import LABELS, NUMBER_TYPES, REGULATION_TYPES
+from ..numbertypes import LABELS, NUMBER_TYPES, REGULATION_TYPES, NumberType
 from .base import ANY, WIDE, Panel
 from .html import (
     availability_html,
@@ -34,12 +34,17 @@ def find_countries(countries: pd.DataFrame, text: str) -> pd.DataFrame:
     return countries[hit]
 
 
+def country_option_label(name: object, code: str) -> str:
+    """`Germany (DE)`, or `DE (DE)` when the country has no name (missing reads back from the frame as NaN)."""
+    return f"{name if isinstance(name, str) and name else code} ({code})"
+
+
 def workbook_name(country: str | None, number_type: str | None) -> str:
     """`regulations.xlsx`, `regulations-DE.xlsx`, `regulations-DE-mobile.xlsx`: what the download is named."""
     return "-".join(p for p in ("regulations", country, number_type) if p) + ".xlsx"
 
 
-def type_picker(number_types: Iterable[str]) -> widgets.Dropdown:
+def type_picker(number_types: Iterable[NumberType]) -> widgets.Dropdown:
     """A number-type filter: "Any type", then each of `number_types` by its label."""
     return widgets.Dropdown(
         description="Number type",
@@ -144,9 +149,10 @@ class RegulationsPanel(Panel):
     async def load_options(self) -> None:
         engine = await self.engine()
         everything = await asyncio.to_thread(frames.regulations_df, engine=engine, settings=self.settings)
+        firsts = everything.drop_duplicates("iso_country")
         countries = sorted(
-            (f"{r.country or r.iso_country} ({r.iso_country})", r.iso_country)
-            for r in everything.drop_duplicates("iso_country").itertuples(index=False)
+            (country_option_label(name, code), code)
+            for name, code in zip(firsts["country"], firsts["iso_country"], strict=True)
         )
         current = self.country.value
         with self.country.hold_trait_notifications():

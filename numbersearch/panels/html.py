@@ -11,7 +11,7 @@ from typing import Any
 import pandas as pd
 
 from ..frames import DOCUMENT_KIND, END_USER_KIND
-from ..numbertypes import LABELS, NUMBER_TYPES
+from ..numbertypes import LABELS, NUMBER_TYPES, number_type_label
 from ..workbook import XLSX_MEDIA_TYPE
 
 SYNC_LABELS = {"number_types": "Number types", "regulations": "Regulations"}
@@ -44,6 +44,11 @@ CSS = """<style>
 def esc(value: Any) -> str:
     """`value` as HTML text; None is empty."""
     return html.escape("" if value is None else str(value))
+
+
+def type_label(value: object) -> object:
+    """A frame cell's number type by its label; a missing value (None, NaN) is left for `esc` to show."""
+    return number_type_label(value) if isinstance(value, str) else value
 
 
 def message_html(text: str, kind: str = "info") -> str:
@@ -181,7 +186,7 @@ def requirements_html(regulations: pd.DataFrame, requirements: pd.DataFrame, doc
         reqs = requirements[requirements["regulation_sid"] == reg.sid]
         parts = [
             f"<h4>{esc(reg.friendly_name)}</h4>",
-            f'<div class="ns-muted">{esc(LABELS.get(reg.number_type, reg.number_type))} · '
+            f'<div class="ns-muted">{esc(type_label(reg.number_type))} · '
             f"{esc(reg.end_user_type)} · <code>{esc(reg.sid)}</code></div>",
         ]
         parts += [
@@ -199,7 +204,7 @@ def regulations_summary_html(regulations: pd.DataFrame) -> str:
     """One row per regulation: country, name, type and how many fields and documents it asks for."""
     rows = (
         f"<tr><td>{esc(r.iso_country)}</td><td>{esc(r.friendly_name)}</td>"
-        f"<td>{esc(LABELS.get(r.number_type, r.number_type))}</td>"
+        f"<td>{esc(type_label(r.number_type))}</td>"
         f"<td>{r.end_user_fields}</td><td>{r.supporting_documents}</td></tr>"
         for r in regulations.itertuples(index=False)
     )

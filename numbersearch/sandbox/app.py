@@ -234,7 +234,12 @@ class SandboxApp:
     def _numbers(self, match: re.Match[str], params: dict[str, str], scope: Scope) -> _Answer:
         country = self.catalogue.country(match["cc"])
         number_type = _TYPE_BY_PATH.get(match["kind"])
-        if country is None or number_type not in country["number_types"] or match["cc"] != match["cc"].upper():
+        if (
+            country is None
+            or number_type is None
+            or number_type not in country["number_types"]
+            or match["cc"] != match["cc"].upper()
+        ):
             return _not_found(scope["path"])
         numbers = search_numbers(country, number_type, params, self.options.seed)
         query = urlencode(sorted(params.items()))

@@ -139,13 +139,13 @@ def _candidate(
     area = rng.choice(areas) if areas else None
     if code in NANP:
         npa = area["npa"] if area else params.get("AreaCode") or rng.choice(_plain_npas(code, number_type))
-        national = npa + str(rng.randint(2, 9)) + "".join(str(rng.randint(0, 9)) for _ in range(6))
+        drawn = npa + str(rng.randint(2, 9)) + "".join(str(rng.randint(0, 9)) for _ in range(6))
     else:
         prefix = data.NATIONAL_PREFIXES[number_type]
         length = 12 if number_type == "machine_to_machine" else 9
-        national = prefix + "".join(str(rng.randint(0, 9)) for _ in range(length - len(prefix)))
+        drawn = prefix + "".join(str(rng.randint(0, 9)) for _ in range(length - len(prefix)))
     contains = params.get("Contains")
-    national = _overlay_pattern(rng, national, contains, calling_codes()[code], keep=3 if code in NANP else 1)
+    national = _overlay_pattern(rng, drawn, contains, calling_codes()[code], keep=3 if code in NANP else 1)
     if national is None:
         return None
     if code in NANP and contains:
