@@ -2,14 +2,24 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
-from pydantic import AliasChoices, Field, SecretStr, ValidationError
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from .errors import ConfigError
 
 DEFAULT_DATABASE_URL = "sqlite:///numbersearch.db"
+
+# The placeholder values of .env.example, refused as secrets.
+PLACEHOLDERS = frozenset(
+    {
+        "ACxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+        "your-twilio-auth-token",
+        "change-me-to-a-long-random-string",
+        "change-me-to-a-webhook-signing-secret",
+    }
+)
 
 
 def _env(name: str) -> Any:
@@ -50,6 +60,38 @@ class Settings(BaseSettings):
         None, validation_alias=AliasChoices("NUMBERSEARCH_API_TOKEN", "api_token")
     )
     api_url: str | None = Field(None, validation_alias=AliasChoices("NUMBERSEARCH_API_URL", "api_url"))
+    twilio_pricing_base_url: str = Field(
+        "https://pricing.twilio.com",
+        validation_alias=AliasChoices("TWILIO_PRICING_BASE_URL", "twilio_pricing_base_url"),
+    )
+    auto_migrate: bool = Field(True, validation_alias=AliasChoices("NUMBERSEARCH_AUTO_MIGRATE", "auto_migrate"))
+    schedule: str | None = Field(None, validation_alias=AliasChoices("NUMBERSEARCH_SCHEDULE", "schedule"))
+    webhook_url: SecretStr | None = Field(
+        None, validation_alias=AliasChoices("NUMBERSEARCH_WEBHOOK_URL", "webhook_url")
+    )
+    webhook_secret: SecretStr | None = Field(
+        None, validation_alias=AliasChoices("NUMBERSEARCH_WEBHOOK_SECRET", "webhook_secret")
+    )
+    log_format: Literal["text", "json"] = Field(
+        "text", validation_alias=AliasChoices("NUMBERSEARCH_LOG_FORMAT", "log_format")
+    )
+    rate_limit_wait: float = Field(
+        300.0, gt=0, validation_alias=AliasChoices("NUMBERSEARCH_RATE_LIMIT_WAIT", "rate_limit_wait")
+    )
+    dashboard_idle_timeout: float = Field(
+        600.0, gt=0, validation_alias=AliasChoices("NUMBERSEARCH_DASHBOARD_IDLE_TIMEOUT", "dashboard_idle_timeout")
+    )
+
+    @field_validator("twilio_account_sid", "twilio_auth_token", "api_token", "webhook_secret", mode="before")
+    @classmethod
+    def _refuse_placeholders(cls, value: Any) -> Any:
+        # The values .env.example ships with: copied unedited, they would be sent to Twilio or guard the API.
+        text = value.get_secret_value() if isinstance(value, SecretStr) else value
+        if isinstance(text, str) and text.strip() in PLACEHOLDERS:
+            raise ValueError("still the placeholder from .env.example: put your own value there")
+        if isinstance(text, str) and not text.strip():
+            return None  # `VAR=` in .env means unset
+        return value
 
     def require_credentials(self) -> tuple[str, str]:
         """The Twilio credential pair, or a `ConfigError` naming the missing variable."""
@@ -76,6 +118,6 @@ def get_settings(**overrides: Any) -> Settings:
         return Settings(**overrides)
     except ValidationError as exc:
         problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc']).upper()}: {err['msg']}" for err in exc.errors()
+            f"{'.'.join(str(p) for p in err['loc']).upper()}: {err['msg'].removeprefix('Value error, ')}" for err in exc.errors()
         )
         raise ConfigError(f"invalid settings: {problems}") from None

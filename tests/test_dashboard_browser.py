@@ -17,7 +17,7 @@ import httpx
 import pytest
 from conftest import ARTIFACTS, IN_CI
 
-from numbersearch.dashboard import absolute_database_url, dashboard_environment, voila_command
+from numbersearch.cli.voila import absolute_database_url, dashboard_environment, voila_command
 
 pytestmark = pytest.mark.browser
 

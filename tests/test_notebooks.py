@@ -10,7 +10,7 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
-from numbersearch.dashboard import notebook_path
+from numbersearch.cli.voila import notebook_path
 
 NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
 

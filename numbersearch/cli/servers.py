@@ -197,7 +197,7 @@ def serve(host: str, port: int) -> None:
 @click.option("--port", default=8866, show_default=True, type=click.IntRange(1, 65535), help="Port to serve on.")
 def dashboard(host: str, port: int) -> None:
     """Serve the Voila dashboard (sync management, countries, regulations, live search)."""
-    from ..dashboard import serve_dashboard
+    from .voila import serve_dashboard
 
     make_console(stderr=True).print(f"Dashboard at [bold]http://{host}:{port}/[/bold] (Ctrl+C to stop)")
     sys.exit(serve_dashboard(host, port))

@@ -14,8 +14,8 @@ from pathlib import Path
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
-from .config import Settings, get_settings
-from .errors import ConfigError
+from ..config import Settings, get_settings
+from ..errors import ConfigError
 
 log = logging.getLogger(__name__)
 
