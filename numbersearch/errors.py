@@ -84,3 +84,7 @@ class TwilioServerError(TwilioError):
 
 class TwilioResponseError(TwilioError):
     """A body that is not the JSON Twilio documents."""
+
+
+class TwilioUnreachable(TwilioServerError):
+    """No answer at all from a Twilio host since the client began (connection refused, DNS, timeouts)."""
