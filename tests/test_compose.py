@@ -55,7 +55,9 @@ def test_settings_variables_match_design() -> None:
     assert setting_variables() == {
         "TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN", "TWILIO_API_BASE_URL", "TWILIO_NUMBERS_BASE_URL",
         "DATABASE_URL", "NUMBERSEARCH_MAX_CONCURRENCY", "NUMBERSEARCH_JOB_STALE_AFTER",
-        "NUMBERSEARCH_API_TOKEN", "NUMBERSEARCH_API_URL",
+        "NUMBERSEARCH_API_TOKEN", "NUMBERSEARCH_API_URL", "TWILIO_PRICING_BASE_URL", "NUMBERSEARCH_AUTO_MIGRATE",
+        "NUMBERSEARCH_SCHEDULE", "NUMBERSEARCH_WEBHOOK_URL", "NUMBERSEARCH_WEBHOOK_SECRET", "NUMBERSEARCH_LOG_FORMAT",
+        "NUMBERSEARCH_RATE_LIMIT_WAIT", "NUMBERSEARCH_DASHBOARD_IDLE_TIMEOUT",
     }
 
 
@@ -125,12 +127,21 @@ def test_env_example_lists_every_setting_with_a_comment_and_no_secret(env_exampl
         assert re.search(r"change|your", env_example[secret], re.I), f"{secret} must be a placeholder"
 
 
-def test_env_example_values_are_valid_settings(env_example: dict[str, str]) -> None:
-    from numbersearch.config import get_settings
+def test_env_example_values_are_valid_settings_but_its_placeholder_secrets_are_refused(
+    env_example: dict[str, str],
+) -> None:
+    from numbersearch.config import PLACEHOLDERS, get_settings
+    from numbersearch.errors import ConfigError
 
     names = setting_variables()
-    settings = get_settings(**{k.lower(): v for k, v in env_example.items() if k in names and v})
+    given = {k: v for k, v in env_example.items() if k in names and v}
+    settings = get_settings(**{k.lower(): v for k, v in given.items() if v not in PLACEHOLDERS})
     assert settings.max_concurrency == 10 and settings.job_stale_after == 30
+    secrets = {"TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN", "NUMBERSEARCH_API_TOKEN"}
+    assert {k for k, v in given.items() if v in PLACEHOLDERS} == secrets
+    for name in secrets:
+        with pytest.raises(ConfigError, match=f"{name}: still the placeholder from .env.example"):
+            get_settings(**{name.lower(): given[name]})
 
 
 def test_dockerfile_and_dockerignore() -> None:
