@@ -1,43 +1,64 @@
-"""Async Twilio REST client: one concurrency bound, retries with backoff, both paging styles."""
+"""Async Twilio REST client: one concurrency bound, both paging styles, retries that treat 429 as back-pressure."""
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import email.utils
 import json
 import logging
 import random
 import re
+import socket
 import time
-from collections import deque
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 
+from .backoff import (
+    RETRY_AFTER_CAP,
+    Clock,
+    Gate,
+    RetryBudget,
+    Sleep,
+    backoff_delay,
+    format_seconds,
+    parse_retry_after,
+)
 from .config import Settings
 from .errors import (
     ConfigError,
     InputError,
-    TwilioAuthError,
     TwilioError,
-    TwilioNotFound,
     TwilioRateLimited,
     TwilioResponseError,
     TwilioServerError,
+    TwilioUnreachable,
 )
 from .numbertypes import SEARCH_PATHS, normalize_number_type, regulation_number_type
+from .paging import (
+    PageReader,
+    display_url,
+    error_from_response,
+    expect_object,
+    meta_reader,
+    origin,
+    read_2010_page,
+    read_meta_page,
+)
 
 logger = logging.getLogger(__name__)
 
 API_VERSION = "/2010-04-01"
 REGULATIONS_PATH = "/v2/RegulatoryCompliance/Regulations"
+DOCUMENT_TYPES_PATH = "/v2/RegulatoryCompliance/SupportingDocumentTypes"
+END_USER_TYPES_PATH = "/v2/RegulatoryCompliance/EndUserTypes"
+PRICE_COUNTRIES_PATH = "/v1/PhoneNumbers/Countries"
 MAX_PAGE_SIZE = 1000
-# A server asking for a longer pause than this is treated as asking for this long.
-RETRY_AFTER_CAP = 60.0
+# Attempts on a host that never answered before it is declared unreachable: one more try covers a blip.
+UNREACHABLE_TRIES = 2
+# A TCP connect slower than this is a host that is not there, however long answers may take.
+CONNECT_TIMEOUT = 10.0
 
 # The search filters Twilio documents, in snake_case; each is sent in PascalCase (`near_lat_long` → `NearLatLong`).
 SEARCH_FILTERS: frozenset[str] = frozenset(
@@ -49,8 +70,6 @@ END_USER_TYPES = ("business", "individual")
 
 _COUNTRY_CODE = re.compile(r"^[A-Za-z]{2}$")
 _REGULATION_SID = re.compile(r"^RN[0-9a-fA-F]{32}$")
-
-PageReader = Callable[[Any], tuple[list[dict[str, Any]], str | None]]
 
 
 # --- pure helpers -------------------------------------------------------------------------------
@@ -117,176 +136,18 @@ def regulation_params(
     return params
 
 
-def absolute_uri(base_url: str, uri: str) -> str:
-    """A 2010 relative `next_page_uri` made absolute against the API base URL (as twilio-python does)."""
-    if uri.startswith(("http://", "https://")):
-        return uri
-    return f"{base_url.rstrip('/')}/{uri.lstrip('/')}"
-
-
-def read_2010_page(payload: Any, key: str, base_url: str) -> tuple[list[dict[str, Any]], str | None]:
-    """Records and the absolute next-page URL of a 2010-API list page (flat paging keys)."""
-    records = _records(payload, key)
-    next_uri = payload.get("next_page_uri")
-    return records, (absolute_uri(base_url, next_uri) if next_uri else None)
-
-
-def read_meta_page(payload: Any) -> tuple[list[dict[str, Any]], str | None]:
-    """Records and `meta.next_page_url` (absolute, kept as given) of a Numbers v2 list page."""
-    meta = payload.get("meta") if isinstance(payload, dict) else None
-    if not isinstance(meta, dict):
-        raise TwilioResponseError("Twilio's list answer has no `meta` object")
-    records = _records(payload, meta.get("key") or "results")
-    next_url = meta.get("next_page_url") or None
-    if next_url is not None and not str(next_url).startswith(("http://", "https://")):
-        raise TwilioResponseError(f"Twilio's meta.next_page_url is not an absolute URL: {next_url!r}")
-    return records, next_url
-
-
-def _records(payload: Any, key: str) -> list[dict[str, Any]]:
-    records = payload.get(key) if isinstance(payload, dict) else None
-    if not isinstance(records, list):
-        raise TwilioResponseError(f"Twilio's list answer has no `{key}` array")
-    return records
-
-
-def _expect_object(payload: Any, key: str, what: str) -> dict[str, Any]:
-    if not isinstance(payload, dict) or key not in payload:
-        raise TwilioResponseError(f"Twilio's answer is not {what} (no `{key}`)")
-    return payload
-
-
-def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:
-    """Seconds to wait from a `Retry-After` header (delta-seconds or HTTP date); None when absent or bad."""
-    if not value:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
-
-
-def backoff_delay(attempt: int, base: float, cap: float, rng: random.Random) -> float:
-    """Exponential backoff with full jitter: uniform in [0, min(cap, base·2^(attempt-1))]."""
-    return rng.uniform(0.0, min(cap, base * 2 ** (attempt - 1)))
-
-
-def error_from_response(response: httpx.Response) -> TwilioError:
-    """The exception for a non-2xx answer, carrying Twilio's status, code and more_info."""
-    body = _error_body(response)
-    status = response.status_code
-    code = body.get("code") if isinstance(body.get("code"), int) else None
-    more_info = body.get("more_info") if isinstance(body.get("more_info"), str) else None
-    message = body.get("message") if isinstance(body.get("message"), str) else None
-    if status == 401:
-        return TwilioAuthError(
-            "Twilio rejected the credentials", status=status, code=code or 20003, more_info=more_info
-        )
-    if status == 404:
-        return TwilioNotFound(
-            message or f"The requested resource {response.request.url.path} was not found",
-            status=status,
-            code=code or 20404,
-            more_info=more_info,
-        )
-    if status == 429:
-        return TwilioRateLimited(message or "Too Many Requests", status=status, code=code or 20429, more_info=more_info)
-    if status >= 500:
-        return TwilioServerError(
-            message or f"Twilio failed: {response.reason_phrase}", status=status, code=code, more_info=more_info
-        )
-    return TwilioError(
-        message or f"Twilio refused the request: {response.reason_phrase}",
-        status=status,
-        code=code,
-        more_info=more_info,
-    )
-
-
-def _error_body(response: httpx.Response) -> dict[str, Any]:
-    try:
-        body = response.json()
-    except ValueError:  # JSONDecodeError and UnicodeDecodeError are both ValueErrors
-        return {}
-    return body if isinstance(body, dict) else {}
-
-
-def safe_url(url: httpx.URL | str) -> str:
-    """The URL for logs and messages, without any user:password part."""
-    url = httpx.URL(url)
-    return str(url.copy_with(userinfo=b"")) if url.userinfo else str(url)
-
-
-# --- admission: the one bound on requests in flight ---------------------------------------------
-
-
-class _Gate:
-    """Admits every request of one client: at most `limit` in flight (the semaphore), fewer after 429s
-    (a congestion window halved per burst of 429s, regrown by successes), and none during a 429 pause."""
-
-    def __init__(self, limit: int) -> None:
-        self.limit = limit
-        self.semaphore = asyncio.Semaphore(limit)
-        self.window = float(limit)
-        self.in_flight = 0
-        self.not_before = 0.0
-        self.epoch = 0
-        self._waiters: deque[asyncio.Future[None]] = deque()
-
-    async def enter(self) -> int:
-        """Wait for a slot; returns the congestion epoch the request is sent in."""
-        await self.semaphore.acquire()
-        try:
-            while (pause := self.not_before - time.monotonic()) > 0 or self.in_flight + 1 > self.window:
-                await self._wait_for_change(pause)
-        except BaseException:
-            self.semaphore.release()
-            raise
-        self.in_flight += 1
-        return self.epoch
-
-    def leave(self) -> None:
-        # Synchronous on purpose: it runs in `finally` blocks, also while a task is being cancelled.
-        self.in_flight -= 1
-        self.semaphore.release()
-        self._wake()
-
-    def throttle(self, epoch: int, pause: float) -> None:
-        """A 429: pause every request of the client, and halve the window once per burst."""
-        self.not_before = max(self.not_before, time.monotonic() + pause)
-        if epoch == self.epoch:  # requests sent before an earlier cut must not cut again
-            self.window = max(1.0, self.window / 2)
-            self.epoch += 1
-
-    def succeeded(self) -> None:
-        if self.window < self.limit:
-            self.window = min(float(self.limit), self.window + 1.0 / self.window)
-            self._wake()
-
-    async def _wait_for_change(self, pause: float) -> None:
-        waiter = asyncio.get_running_loop().create_future()
-        self._waiters.append(waiter)
-        try:
-            if pause > 0:
-                with contextlib.suppress(TimeoutError):
-                    async with asyncio.timeout(pause):
-                        await waiter
-            else:
-                await waiter
-        finally:
-            with contextlib.suppress(ValueError):
-                self._waiters.remove(waiter)
-
-    def _wake(self) -> None:
-        for waiter in self._waiters:
-            if not waiter.done():
-                waiter.set_result(None)
+def connect_failure(exc: httpx.TransportError) -> str:
+    """Why no connection was made, in words: the cause is buried under httpx's, httpcore's and anyio's."""
+    if isinstance(exc, httpx.ConnectTimeout):
+        return "connection timed out"
+    cause: BaseException | None = exc
+    while cause is not None:
+        if isinstance(cause, ConnectionRefusedError):
+            return "connection refused"
+        if isinstance(cause, socket.gaierror):
+            return "host name not found"
+        cause = cause.__cause__ or cause.__context__
+    return "connection failed"
 
 
 @dataclass
@@ -310,11 +171,20 @@ class _Transient(Exception):
         self.retry_after = retry_after
 
 
+class _NoAnswer(_Transient):
+    """The host gave no answer at all: refused, unknown name, or no connection within the timeout."""
+
+    def __init__(self, error: TwilioError, reason: str) -> None:
+        super().__init__(error)
+        self.reason = reason
+
+
 # --- the client ---------------------------------------------------------------------------------
 
 
 class TwilioClient:
-    """Twilio's AvailablePhoneNumbers and Regulations endpoints; answers are Twilio's JSON, unchanged."""
+    """Twilio's AvailablePhoneNumbers, Regulations, document-type and Pricing endpoints; answers are Twilio's
+    JSON, unchanged. `clock`, `sleep` and `rng` are for tests: they decide when retries happen."""
 
     def __init__(
         self,
@@ -325,6 +195,9 @@ class TwilioClient:
         backoff_base: float = 0.2,
         backoff_cap: float = 5.0,
         timeout: float = 30.0,
+        clock: Clock = time.monotonic,
+        sleep: Sleep = asyncio.sleep,
+        rng: random.Random | None = None,
     ) -> None:
         account_sid, auth_token = settings.require_credentials()
         if max_attempts < 1:
@@ -332,30 +205,39 @@ class TwilioClient:
         self.account_sid = account_sid
         self.api_base_url = settings.twilio_api_base_url.rstrip("/")
         self.numbers_base_url = settings.twilio_numbers_base_url.rstrip("/")
+        self.pricing_base_url = settings.twilio_pricing_base_url.rstrip("/")
         self.max_concurrency = settings.max_concurrency
         self.max_attempts = max_attempts
+        self.rate_limit_wait = settings.rate_limit_wait
         self.backoff_base = backoff_base
         self.backoff_cap = backoff_cap
         self.timeout = timeout
         self.stats = ClientStats()
-        self._gate = _Gate(settings.max_concurrency)
-        self._rng = random.Random()
-        # Room for a keep-alive connection per slot on each of the two hosts, so the pool never queues.
+        self._clock = clock
+        self._sleep = sleep
+        self._gate = Gate(settings.max_concurrency, clock=clock, sleep=sleep)
+        self._rng = rng or random.Random()
+        # Base URLs by host, to name the one that does not answer; reversed so the 2010 API wins a shared host.
+        bases = (self.pricing_base_url, self.numbers_base_url, self.api_base_url)
+        self._base_urls = {origin(base): base for base in bases}
+        self._answered: set[str] = set()  # hosts that gave at least one HTTP answer
+        self._unreachable: set[str] = set()  # hosts declared unreachable, and not answered since
+        # Room for a keep-alive connection per slot on each of the three hosts, so the pool never queues.
         pool = httpx.Limits(
-            max_connections=2 * settings.max_concurrency, max_keepalive_connections=2 * settings.max_concurrency
+            max_connections=3 * settings.max_concurrency, max_keepalive_connections=3 * settings.max_concurrency
         )
         self._http = httpx.AsyncClient(
             auth=httpx.BasicAuth(account_sid, auth_token),
             transport=transport,
             limits=pool,
-            timeout=httpx.Timeout(timeout),
+            timeout=httpx.Timeout(timeout, connect=min(timeout, CONNECT_TIMEOUT)),
             headers={"Accept": "application/json", "User-Agent": "numbersearch"},
         )
 
     def __repr__(self) -> str:
         return (
             f"TwilioClient(api={self.api_base_url!r}, numbers={self.numbers_base_url!r}, "
-            f"max_concurrency={self.max_concurrency})"
+            f"pricing={self.pricing_base_url!r}, max_concurrency={self.max_concurrency})"
         )
 
     async def __aenter__(self) -> TwilioClient:
@@ -379,7 +261,7 @@ class TwilioClient:
         """One country (`subresource_uris` included) by ISO code; TwilioNotFound if Twilio has none."""
         code = check_country_code(code)
         payload = await self._get_json(self._account_url(f"/AvailablePhoneNumbers/{code}.json"))
-        return _expect_object(payload, "country_code", "a country")
+        return expect_object(payload, "country_code", "a country")
 
     async def search_available_numbers(
         self, country_code: str, number_type: str, *, page_size: int | None = None, **filters: Any
@@ -393,12 +275,9 @@ class TwilioClient:
         def read_page(payload: Any) -> tuple[list[dict[str, Any]], str | None]:
             return read_2010_page(payload, "available_phone_numbers", self.api_base_url)
 
-        numbers: list[dict[str, Any]] = []
-        async for records in self._follow(url, params, read_page):
-            numbers.extend(records)
-        return numbers
+        return await join_pages(self._follow(url, params, read_page))
 
-    # -- Regulations (Numbers v2) --
+    # -- Regulations and their document and end-user types (Numbers v2) --
 
     async def iter_regulation_pages(
         self,
@@ -422,10 +301,7 @@ class TwilioClient:
 
     async def list_regulations(self, **query: Any) -> list[dict[str, Any]]:
         """Every regulation matching the filters of `iter_regulation_pages`, all pages joined."""
-        regulations: list[dict[str, Any]] = []
-        async for records in self.iter_regulation_pages(**query):
-            regulations.extend(records)
-        return regulations
+        return await join_pages(self.iter_regulation_pages(**query))
 
     async def fetch_regulation(self, sid: str, *, include_constraints: bool = True) -> dict[str, Any]:
         """One regulation by SID (`RN` + 32 hex); TwilioNotFound if it does not exist."""
@@ -433,7 +309,38 @@ class TwilioClient:
             raise InputError(f"a regulation SID is RN followed by 32 hex digits, not {sid!r}")
         params = {"IncludeConstraints": "true"} if include_constraints else None
         payload = await self._get_json(f"{self.numbers_base_url}{REGULATIONS_PATH}/{sid}", params)
-        return _expect_object(payload, "sid", "a regulation")
+        return expect_object(payload, "sid", "a regulation")
+
+    async def list_supporting_document_types(self, *, page_size: int = MAX_PAGE_SIZE) -> list[dict[str, Any]]:
+        """Every supporting document type (`sid`, `friendly_name`, `machine_name`, `fields`, `url`)."""
+        url = self.numbers_base_url + DOCUMENT_TYPES_PATH
+        return await join_pages(self._follow(url, page_params(page_size), meta_reader("supporting_document_types")))
+
+    async def list_end_user_types(self, *, page_size: int = MAX_PAGE_SIZE) -> list[dict[str, Any]]:
+        """Every end-user type (`sid`, `friendly_name`, `machine_name`, `fields`, `url`)."""
+        url = self.numbers_base_url + END_USER_TYPES_PATH
+        return await join_pages(self._follow(url, page_params(page_size), meta_reader("end_user_types")))
+
+    # -- Pricing v1 (phone numbers) --
+
+    async def iter_price_country_pages(self, *, page_size: int = MAX_PAGE_SIZE) -> AsyncIterator[list[dict[str, Any]]]:
+        """Each page of the countries with phone-number prices (`country`, `iso_country`, `url`; no prices)."""
+        url = self.pricing_base_url + PRICE_COUNTRIES_PATH
+        async for records in self._follow(url, page_params(page_size), meta_reader("countries")):
+            yield records
+
+    async def list_price_countries(self, *, page_size: int = MAX_PAGE_SIZE) -> list[dict[str, Any]]:
+        """Every country with phone-number prices, all pages joined."""
+        return await join_pages(self.iter_price_country_pages(page_size=page_size))
+
+    async def fetch_price_country(self, code: str) -> dict[str, Any]:
+        """One country's `phone_number_prices` (prices as Twilio's strings) and `price_unit`; TwilioNotFound if none."""
+        code = check_country_code(code)
+        payload = await self._get_json(f"{self.pricing_base_url}{PRICE_COUNTRIES_PATH}/{code}")
+        country = expect_object(payload, "phone_number_prices", "a country's phone-number prices")
+        if not isinstance(country["phone_number_prices"], list):
+            raise TwilioResponseError("Twilio's `phone_number_prices` is not an array")
+        return country
 
     # -- plumbing --
 
@@ -450,61 +357,144 @@ class TwilioClient:
             records, url = read_page(await self._get_json(url, params))
             params = None
             if url in seen:
-                raise TwilioResponseError(f"Twilio's paging links loop back to {url}")
+                raise TwilioResponseError(f"Twilio's paging links loop back to {display_url(url)}")
             yield records
 
     async def _get_json(self, url: str, params: dict[str, str] | None = None) -> Any:
         """GET with retries: 429, 5xx, timeouts, connection errors and unreadable bodies are retried."""
-        for attempt in range(1, self.max_attempts + 1):
+        budget = RetryBudget(self.max_attempts, self.rate_limit_wait, successes_seen=self._gate.successes)
+        while True:
+            budget.sent += 1
             try:
-                return await self._attempt(url, params, attempt)
+                return await self._attempt(url, params, budget.sent)
             except _Transient as transient:
-                if attempt == self.max_attempts:
-                    raise transient.error from transient.__cause__
-                delay = backoff_delay(attempt, self.backoff_base, self.backoff_cap, self._rng)
-                if transient.retry_after is not None:
-                    delay = max(delay, transient.retry_after)
-                self.stats.retries += 1
-                logger.debug("retrying GET %s in %.2f s after: %s", safe_url(url), delay, transient.error)
-                # Sleep without a slot, so other requests use it meanwhile.
-                await asyncio.sleep(delay)
-        raise AssertionError("unreachable")  # pragma: no cover
+                delay = self._plan_retry(url, budget, transient)
+                failure = transient
+            self.stats.retries += 1
+            # Sleep without a slot, so other requests use it meanwhile.
+            await self._sleep(delay)
+            if isinstance(failure, _NoAnswer):  # another request may have given up on the host meanwhile
+                self._check_reachable(url, budget, failure)
+
+    def _plan_retry(self, url: str, budget: RetryBudget, transient: _Transient) -> float:
+        """Seconds to wait before the next attempt; raises the request's final error when it must give up."""
+        delay = backoff_delay(budget.sent, self.backoff_base, self.backoff_cap, self._rng)
+        if transient.retry_after is not None:
+            delay = max(delay, transient.retry_after)
+        fields = {"url": display_url(url), "attempt": budget.sent, "status": transient.error.status}
+        if isinstance(transient.error, TwilioRateLimited):
+            now = self._clock()
+            left = budget.rate_limited(now, self._gate.successes)
+            if left is None:
+                raise self._rate_limit_error(transient.error, budget, now) from transient.__cause__
+            delay = min(delay, left)
+            waited = budget.waited(now)
+            logger.info(
+                "GET %s rate limited (429): waiting %.2f s, %.1f s waited so far",
+                fields["url"],
+                delay,
+                waited,
+                extra={"event": "twilio.rate_limited", **fields, "wait": round(delay, 3), "waited": round(waited, 3)},
+            )
+            return delay
+        if isinstance(transient, _NoAnswer):
+            self._check_reachable(url, budget, transient)
+        if not budget.failed(self._gate.successes):
+            logger.info(
+                "GET %s failed after %d attempts: %s",
+                fields["url"],
+                budget.sent,
+                transient.error,
+                extra={"event": "twilio.gave_up", **fields, "error": str(transient.error)},
+            )
+            raise transient.error from transient.__cause__
+        logger.info(
+            "GET %s retrying in %.2f s after: %s",
+            fields["url"],
+            delay,
+            transient.error,
+            extra={"event": "twilio.retry", **fields, "wait": round(delay, 3), "error": str(transient.error)},
+        )
+        return delay
+
+    def _check_reachable(self, url: str, budget: RetryBudget, transient: _NoAnswer) -> None:
+        """Raise TwilioUnreachable when a host that never answered has had its few tries, or another request
+        gave up on it: a sync then stops at once. A request sent later still tries once, so a host back up is seen."""
+        host = origin(url)
+        if host in self._answered:
+            return  # it answered before: a passing failure, retried like any other
+        if host not in self._unreachable and budget.sent < UNREACHABLE_TRIES:
+            return
+        self._unreachable.add(host)
+        base_url = display_url(self._base_urls.get(host, host))
+        logger.info(
+            "cannot reach Twilio at %s: %s",
+            base_url,
+            transient.reason,
+            extra={"event": "twilio.unreachable", "url": base_url, "attempt": budget.sent, "reason": transient.reason},
+        )
+        raise TwilioUnreachable(f"cannot reach Twilio at {base_url}: {transient.reason}") from transient.__cause__
+
+    def _rate_limit_error(self, last: TwilioError, budget: RetryBudget, now: float) -> TwilioRateLimited:
+        waited = format_seconds(budget.waited(now))
+        if budget.out_of_attempts:
+            why = f"waited {waited} s over {budget.sent} attempts, and no other request got through meanwhile"
+        else:
+            why = f"waited {waited} s, as long as NUMBERSEARCH_RATE_LIMIT_WAIT allows"
+        return TwilioRateLimited(
+            f"Twilio still answers 429 Too Many Requests after this request {why}",
+            status=last.status,
+            code=last.code,
+            more_info=last.more_info,
+        )
 
     async def _attempt(self, url: str, params: dict[str, str] | None, attempt: int) -> Any:
         epoch = await self._gate.enter()
         self.stats.requests += 1
         self.stats.max_in_flight = max(self.stats.max_in_flight, self._gate.in_flight)
-        started = time.monotonic()
+        started = time.perf_counter()  # real time on purpose: latency stats measure the network, not the clock
         try:
-            response = await self._send(url, params, attempt)
+            response = await self._send(url, params)
         finally:
             self._gate.leave()
-            self.stats.request_seconds += time.monotonic() - started
+            self.stats.request_seconds += time.perf_counter() - started
+        self._answered.add(origin(url))
+        self._unreachable.discard(origin(url))
+        shown = display_url(response.request.url)
+        elapsed_ms = round(1000 * (time.perf_counter() - started), 1)
         logger.debug(
-            "GET %s -> %d in %.0f ms (attempt %d of %d)",
-            safe_url(response.request.url),
+            "GET %s -> %d in %.0f ms (attempt %d)",
+            shown,
             response.status_code,
-            1000 * (time.monotonic() - started),
+            elapsed_ms,
             attempt,
-            self.max_attempts,
+            extra={
+                "event": "twilio.response",
+                "url": shown,
+                "attempt": attempt,
+                "status": response.status_code,
+                "elapsed_ms": elapsed_ms,
+            },
         )
         return self._read(response, epoch)
 
-    async def _send(self, url: str, params: dict[str, str] | None, attempt: int) -> httpx.Response:
-        """One GET; timeouts and connection failures become `_Transient`, a URL without http(s) a ConfigError."""
+    async def _send(self, url: str, params: dict[str, str] | None) -> httpx.Response:
+        """One GET; failures worth retrying become `_Transient`, a URL without http(s) a ConfigError."""
         try:
             # asyncio.timeout bounds the whole attempt, also on transports that ignore httpx timeouts.
             async with asyncio.timeout(self.timeout):
                 return await self._http.get(url, params=params)
+        except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
+            error = TwilioServerError(f"could not reach Twilio: {type(exc).__name__}")
+            raise _NoAnswer(error, connect_failure(exc)) from exc
         except (httpx.TimeoutException, TimeoutError) as exc:
-            logger.debug("GET %s timed out (attempt %d of %d)", safe_url(url), attempt, self.max_attempts)
             raise _Transient(TwilioServerError(f"Twilio did not answer within {self.timeout:g} s")) from exc
         except httpx.UnsupportedProtocol as exc:
-            raise ConfigError(f"cannot reach Twilio at {safe_url(url)}: base URLs must start with http(s)://") from exc
+            raise ConfigError(
+                f"cannot reach Twilio at {display_url(url)}: base URLs must start with http(s)://"
+            ) from exc
         except httpx.TransportError as exc:
-            name = type(exc).__name__
-            logger.debug("GET %s failed: %s (attempt %d of %d)", safe_url(url), name, attempt, self.max_attempts)
-            raise _Transient(TwilioServerError(f"could not reach Twilio: {name}")) from exc
+            raise _Transient(TwilioServerError(f"could not reach Twilio: {type(exc).__name__}")) from exc
 
     def _read(self, response: httpx.Response, epoch: int) -> Any:
         """Twilio's JSON from a 2xx answer; raises at once for a final error, `_Transient` for a retryable one."""
@@ -522,6 +512,16 @@ class TwilioClient:
             raise error_from_response(response)
         self._gate.succeeded()
         return _decode_json(response)
+
+
+async def join_pages(pages: AsyncIterator[list[dict[str, Any]]]) -> list[dict[str, Any]]:
+    """The records of every page, in order."""
+    return [record async for page in pages for record in page]
+
+
+def page_params(page_size: int) -> dict[str, str]:
+    """The query of a list without filters: the biggest pages, so the fewest round trips."""
+    return {"PageSize": str(check_page_size(page_size))}
 
 
 def _decode_json(response: httpx.Response) -> Any:
