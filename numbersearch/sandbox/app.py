@@ -1,26 +1,26 @@
-"""The sandbox ASGI app: Twilio's AvailablePhoneNumbers and Regulations endpoints, offline."""
+"""The sandbox ASGI app: Twilio's numbers, regulations, pricing and document-type endpoints, offline."""
 
 from __future__ import annotations
 
 import asyncio
 import base64
 import binascii
-import hashlib
 import hmac
 import json
 import logging
 import random
 import re
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qsl, urlencode
+from urllib.parse import parse_qsl
 
 from ..errors import InputError
-from ..numbertypes import SEARCH_PATHS
 from .catalogue import Catalogue, generate_catalogue
-from .numbers import InvalidParameter, parse_page_size, search_numbers
+from .mutate import Mutation, apply_mutations
+from .numbers import InvalidParameter
+from .routes import Answer, Request, find_route, handle, not_found, twilio_error
 
 log = logging.getLogger(__name__)
 
@@ -31,16 +31,6 @@ Scope = dict[str, Any]
 Receive = Callable[[], Awaitable[dict[str, Any]]]
 Send = Callable[[dict[str, Any]], Awaitable[None]]
 
-_API = "/2010-04-01/Accounts/(?P<sid>[^/]+)/AvailablePhoneNumbers"
-_ROUTES: tuple[tuple[str, re.Pattern[str]], ...] = (
-    ("countries", re.compile(rf"^{_API}\.json$")),
-    ("country", re.compile(rf"^{_API}/(?P<cc>[^/]+)\.json$")),
-    ("numbers", re.compile(rf"^{_API}/(?P<cc>[^/]+)/(?P<kind>[^/]+)\.json$")),
-    ("regulations", re.compile(r"^/v2/RegulatoryCompliance/Regulations$")),
-    ("regulation", re.compile(r"^/v2/RegulatoryCompliance/Regulations/(?P<rsid>[^/]+)$")),
-)
-_TYPE_BY_PATH = {path: canonical for canonical, path in SEARCH_PATHS.items()}
-_REGULATION_FILTERS = ("IsoCountry", "IncludeConstraints", "EndUserType", "NumberType")
 _JSON_HEADERS = [(b"content-type", b"application/json; charset=utf-8")]
 
 
@@ -60,7 +50,12 @@ class SandboxOptions:
     slow_ms: float = 3000.0
     seed: int = 0
     catalogue_path: Path | None = None
+    # Serve the catalogue after `mutate_catalogue` (at start and after every reload).
+    mutate: bool = False
+    # Regulations lists filtered on these IsoCountry values answer 500.
     failing_countries: frozenset[str] = frozenset()
+    # Pricing v1 fetches of these countries answer 500.
+    failing_price_countries: frozenset[str] = frozenset()
 
     def __post_init__(self) -> None:
         rates = (self.rate_429, self.rate_5xx, self.rate_malformed, self.rate_slow)
@@ -71,6 +66,7 @@ class SandboxOptions:
         if self.max_concurrency is not None and self.max_concurrency < 1:
             raise InputError("sandbox max_concurrency must be at least 1")
         self.failing_countries = frozenset(c.upper() for c in self.failing_countries)
+        self.failing_price_countries = frozenset(c.upper() for c in self.failing_price_countries)
 
 
 @dataclass
@@ -84,33 +80,47 @@ class Counters:
     by_route: dict[str, int] = field(default_factory=dict)
 
 
-@dataclass
-class _Answer:
-    status: int
-    body: dict[str, Any]
-    headers: list[tuple[bytes, bytes]] = field(default_factory=list)
-    malformed: bool = False
-
-
-def twilio_error(status: int, code: int, message: str, **extra: Any) -> _Answer:
-    """An error in Twilio's shape: code, message, more_info, status."""
-    body = {"code": code, "message": message, "more_info": f"https://www.twilio.com/docs/errors/{code}"}
-    return _Answer(status, body | {"status": status} | extra)
-
-
-def _not_found(path: str) -> _Answer:
-    return twilio_error(404, 20404, f"The requested resource {path} was not found")
-
-
 class SandboxApp:
     """ASGI callable serving the catalogue the way Twilio's two hosts do."""
 
-    def __init__(self, options: SandboxOptions, catalogue: Catalogue) -> None:
+    def __init__(self, options: SandboxOptions, catalogue: Catalogue, mutations: list[Mutation] | None = None) -> None:
         self.options = options
         self.catalogue = catalogue
+        # What `options.mutate` changed in the catalogue being served (empty when it is served as it is).
+        self.mutations: list[Mutation] = list(mutations or [])
         self.counters = Counters()
         self._fault_rng = random.Random(f"faults:{options.seed}")
         self._jitter_rng = random.Random(f"jitter:{options.seed}")
+
+    def replace_catalogue(self, catalogue: Catalogue, mutations: list[Mutation] | None = None) -> None:
+        """Serve `catalogue` from the next request on; requests under way finish with the old one.
+
+        `mutations` records what was changed in it, if it came from `apply_mutations`.
+        """
+        self.catalogue = catalogue
+        self.mutations = list(mutations or [])
+        log.info(
+            "sandbox catalogue replaced: %d countries, %d regulations, %d priced countries",
+            len(catalogue.countries),
+            len(catalogue.regulations),
+            len(catalogue.prices),
+        )
+
+    def reload_catalogue(self) -> bool:
+        """Read `options.catalogue_path` again and serve it; a file that fails keeps the old catalogue.
+
+        True when the new catalogue is served; a failure is logged as one line and answers False.
+        """
+        if self.options.catalogue_path is None:
+            log.warning("sandbox catalogue not reloaded: it was generated, not read from a file")
+            return False
+        try:
+            catalogue, mutations = load_catalogue(self.options)
+        except InputError as exc:
+            log.warning("sandbox catalogue kept: %s", " ".join(str(exc).split()))
+            return False
+        self.replace_catalogue(catalogue, mutations)
+        return True
 
     def reset_counters(self) -> None:
         """Zero the counters (requests still in flight stay counted as in flight)."""
@@ -126,7 +136,7 @@ class SandboxApp:
             return
         if scope["type"] != "http":
             return
-        route, match = _route(scope["path"])
+        route, match = find_route(scope["path"])
         counters = self.counters
         counters.requests += 1
         counters.by_route[route] = counters.by_route.get(route, 0) + 1
@@ -144,7 +154,7 @@ class SandboxApp:
         finally:
             counters.in_flight -= 1
 
-    async def _answer(self, scope: Scope, route: str, match: re.Match[str] | None) -> _Answer:
+    async def _answer(self, scope: Scope, route: str, match: re.Match[str] | None) -> Answer:
         await self._delay()
         path = scope["path"]
         if scope["method"] != "GET":
@@ -154,10 +164,10 @@ class SandboxApp:
             answer.headers.append((b"www-authenticate", b'Basic realm="Twilio API"'))
             return answer
         if match is None:
-            return _not_found(path)
+            return not_found(path)
         # Another account's resources are invisible to these credentials: 404, as for anything unknown.
         if "sid" in match.groupdict() and match["sid"] != self.options.account_sid:
-            return _not_found(path)
+            return not_found(path)
         fault = self._draw_fault()
         if fault == "429":
             return twilio_error(429, 20429, "Too Many Requests")
@@ -167,10 +177,23 @@ class SandboxApp:
             self._count_fault("slow")
             await asyncio.sleep(self.options.slow_ms / 1000)
         params = dict(parse_qsl(scope.get("query_string", b"").decode("utf-8", "replace"), True))
+        opts = self.options
+        request = Request(
+            catalogue=self.catalogue,
+            match=match,
+            params=params,
+            path=path,
+            origin=_origin(scope),
+            seed=opts.seed,
+            failing_countries=opts.failing_countries,
+            failing_price_countries=opts.failing_price_countries,
+        )
         try:
-            answer = self._handle(route, match, params, scope)
+            answer = handle(route, request)
         except InvalidParameter as exc:
             return twilio_error(400, 20001, str(exc))
+        if answer.fault:
+            self._count_fault(answer.fault)
         answer.malformed = fault == "malformed" and answer.status == 200
         return answer
 
@@ -206,122 +229,6 @@ class SandboxApp:
             draw -= rate
         return None
 
-    def _handle(self, route: str, match: re.Match[str], params: dict[str, str], scope: Scope) -> _Answer:
-        if route == "countries":
-            return self._countries(match, params)
-        if route == "country":
-            country = self.catalogue.country(match["cc"])
-            if country is None or match["cc"] != match["cc"].upper():
-                return _not_found(scope["path"])
-            return _Answer(200, _country_body(country, match["sid"]))
-        if route == "numbers":
-            return self._numbers(match, params, scope)
-        if route == "regulations":
-            return self._regulations(params, scope)
-        return self._regulation(match["rsid"], params, scope)
-
-    def _countries(self, match: re.Match[str], params: dict[str, str]) -> _Answer:
-        parse_page_size(params)  # validated, but every country comes back in one body, as on Twilio
-        sid = match["sid"]
-        return _Answer(
-            200,
-            {
-                "countries": [_country_body(c, sid) for c in self.catalogue.countries],
-                "uri": f"/2010-04-01/Accounts/{sid}/AvailablePhoneNumbers.json",
-            },
-        )
-
-    def _numbers(self, match: re.Match[str], params: dict[str, str], scope: Scope) -> _Answer:
-        country = self.catalogue.country(match["cc"])
-        number_type = _TYPE_BY_PATH.get(match["kind"])
-        if (
-            country is None
-            or number_type is None
-            or number_type not in country["number_types"]
-            or match["cc"] != match["cc"].upper()
-        ):
-            return _not_found(scope["path"])
-        numbers = search_numbers(country, number_type, params, self.options.seed)
-        query = urlencode(sorted(params.items()))
-        return _Answer(200, {"available_phone_numbers": numbers, "uri": scope["path"] + (f"?{query}" if query else "")})
-
-    def _regulations(self, params: dict[str, str], scope: Scope) -> _Answer:
-        page_size = parse_page_size(params)
-        page = _parse_page(params)
-        _check_enum(params, "EndUserType", {"business", "individual"})
-        _check_enum(params, "IncludeConstraints", {"true", "false"})
-        filters = [(name, params[name]) for name in _REGULATION_FILTERS if name in params]
-        iso = params.get("IsoCountry", "").upper()
-        if iso and iso in self.options.failing_countries:
-            self._count_fault("failing_country")
-            return twilio_error(500, 20500, "Internal Server Error")
-        token = params.get("PageToken")
-        if token is not None and token != self._page_token(filters, page_size, page):
-            raise InvalidParameter(f"PageToken {token!r} is not valid for Page {page}")
-        # Exact match on NumberType, as Twilio: `toll_free` finds nothing, only `toll-free` does.
-        rows = [
-            r
-            for r in self.catalogue.regulations_for(iso_country=iso or None, end_user_type=params.get("EndUserType"))
-            if "NumberType" not in params or r["number_type"] == params["NumberType"]
-        ]
-        origin = _origin(scope)
-        base = f"{origin}/v2/RegulatoryCompliance/Regulations"
-
-        def link(number: int) -> str:
-            query = [*filters, ("PageSize", page_size), ("Page", number)]
-            if number > 0:
-                query.append(("PageToken", self._page_token(filters, page_size, number)))
-            return f"{base}?{urlencode(query)}"
-
-        start = page * page_size
-        constraints = params.get("IncludeConstraints") == "true"
-        results = [_regulation_body(r, origin, constraints) for r in rows[start : start + page_size]]
-        meta = {
-            "page": page,
-            "page_size": page_size,
-            "first_page_url": link(0),
-            "previous_page_url": link(page - 1) if page > 0 else None,
-            "url": link(page),
-            "next_page_url": link(page + 1) if start + page_size < len(rows) else None,
-            "key": "results",
-        }
-        return _Answer(200, {"results": results, "meta": meta})
-
-    def _page_token(self, filters: list[tuple[str, str]], page_size: int, page: int) -> str | None:
-        """The opaque token the sandbox issues for a page; page 0 needs none."""
-        if page == 0:
-            return None
-        key = f"{self.options.seed}|{filters}|{page_size}|{page}"
-        return "PA" + hashlib.sha256(key.encode()).hexdigest()[:32]
-
-    def _regulation(self, sid: str, params: dict[str, str], scope: Scope) -> _Answer:
-        _check_enum(params, "IncludeConstraints", {"true", "false"})
-        reg = next((r for r in self.catalogue.regulations if r["sid"] == sid), None)
-        if reg is None:
-            return _not_found(scope["path"])
-        constraints = params.get("IncludeConstraints") == "true"
-        return _Answer(200, _regulation_body(reg, _origin(scope), constraints))
-
-
-def _route(path: str) -> tuple[str, re.Match[str] | None]:
-    for name, pattern in _ROUTES:
-        match = pattern.match(path)
-        if match:
-            return name, match
-    return "unknown", None
-
-
-def _parse_page(params: Mapping[str, str]) -> int:
-    raw = params.get("Page", "0")
-    if not raw.isdigit():
-        raise InvalidParameter(f"Page must be a non-negative integer, got {raw!r}")
-    return int(raw)
-
-
-def _check_enum(params: Mapping[str, str], name: str, allowed: set[str]) -> None:
-    if name in params and params[name] not in allowed:
-        raise InvalidParameter(f"{name} must be one of {', '.join(sorted(allowed))}, got {params[name]!r}")
-
 
 def _origin(scope: Scope) -> str:
     """scheme://host of the request itself, so next links come back to this server."""
@@ -332,40 +239,7 @@ def _origin(scope: Scope) -> str:
     return f"{scope.get('scheme', 'http')}://{host}"
 
 
-def _country_body(country: Mapping[str, Any], sid: str) -> dict[str, Any]:
-    base = f"/2010-04-01/Accounts/{sid}/AvailablePhoneNumbers/{country['country_code']}"
-    return {
-        "country_code": country["country_code"],
-        "country": country["country"],
-        "uri": f"{base}.json",
-        "beta": country["beta"],
-        "subresource_uris": {t: f"{base}/{SEARCH_PATHS[t]}.json" for t in country["number_types"]},
-    }
-
-
-def _regulation_body(reg: Mapping[str, Any], origin: str, constraints: bool) -> dict[str, Any]:
-    requirements = reg["requirements"] if constraints else _without_constraints(reg["requirements"])
-    return {
-        "sid": reg["sid"],
-        "friendly_name": reg["friendly_name"],
-        "iso_country": reg["iso_country"],
-        "number_type": reg["number_type"],
-        "end_user_type": reg["end_user_type"],
-        "requirements": requirements,
-        "url": f"{origin}/v2/RegulatoryCompliance/Regulations/{reg['sid']}",
-    }
-
-
-def _without_constraints(value: Any) -> Any:
-    """The requirements as Twilio shows them without IncludeConstraints=true: no `constraint` keys."""
-    if isinstance(value, dict):
-        return {k: _without_constraints(v) for k, v in value.items() if k != "constraint"}
-    if isinstance(value, list):
-        return [_without_constraints(v) for v in value]
-    return value
-
-
-async def _send(send: Send, answer: _Answer, counters: Counters) -> None:
+async def _send(send: Send, answer: Answer, counters: Counters) -> None:
     body = json.dumps(answer.body, ensure_ascii=False).encode("utf-8")
     if answer.malformed:
         body = body[: max(1, len(body) // 2)]  # any proper prefix of a JSON object is invalid JSON
@@ -393,9 +267,15 @@ async def _lifespan(receive: Receive, send: Send) -> None:
 def create_sandbox(options: SandboxOptions | None = None) -> SandboxApp:
     """A sandbox app with its own copy of the catalogue (generated from the seed, or read from a file)."""
     options = options or SandboxOptions()
+    catalogue, mutations = load_catalogue(options)
+    log.debug("sandbox ready: %d countries, %d regulations", len(catalogue.countries), len(catalogue.regulations))
+    return SandboxApp(options, catalogue, mutations)
+
+
+def load_catalogue(options: SandboxOptions) -> tuple[Catalogue, list[Mutation]]:
+    """The catalogue these options serve (the file's or the seed's, mutated if asked) and what was changed."""
     if options.catalogue_path is not None:
-        catalogue = Catalogue.load(options.catalogue_path)
+        catalogue = Catalogue.load(options.catalogue_path, seed=options.seed)
     else:
         catalogue = generate_catalogue(options.seed)
-    log.debug("sandbox ready: %d countries, %d regulations", len(catalogue.countries), len(catalogue.regulations))
-    return SandboxApp(options, catalogue)
+    return apply_mutations(catalogue) if options.mutate else (catalogue, [])

@@ -13,6 +13,8 @@ from typing import Any
 from ..errors import InputError
 from ..numbertypes import NUMBER_TYPES, REGULATION_TYPES, normalize_number_type, regulation_number_type
 from . import data
+from .documents import accepted_documents, check_type, make_end_user_types, make_supporting_document_types
+from .pricing import check_price, make_prices
 
 NUMBERS_BASE = "https://numbers.twilio.com/v2/RegulatoryCompliance"
 TYPE_TITLES = {"local": "Local", "mobile": "Mobile", "national": "National", "toll-free": "Toll-Free"}
@@ -21,10 +23,13 @@ _REGULATION_KEYS = ("sid", "friendly_name", "iso_country", "number_type", "end_u
 
 @dataclass
 class Catalogue:
-    """Countries (with the number types each offers) and regulations the sandbox serves."""
+    """Countries (with the number types each offers), regulations, prices and document types the sandbox serves."""
 
     countries: list[dict[str, Any]] = field(default_factory=list)
     regulations: list[dict[str, Any]] = field(default_factory=list)
+    prices: list[dict[str, Any]] = field(default_factory=list)
+    supporting_document_types: list[dict[str, Any]] = field(default_factory=list)
+    end_user_types: list[dict[str, Any]] = field(default_factory=list)
 
     def country(self, code: str) -> dict[str, Any] | None:
         """The country with this ISO code, or None."""
@@ -32,10 +37,32 @@ class Catalogue:
         return next((c for c in self.countries if c["country_code"] == code), None)
 
     def remove_country(self, code: str) -> None:
-        """Drop a country and its regulations (to simulate Twilio withdrawing it)."""
+        """Drop a country, its regulations and its prices (to simulate Twilio withdrawing it)."""
         code = code.upper()
         self.countries = [c for c in self.countries if c["country_code"] != code]
         self.regulations = [r for r in self.regulations if r["iso_country"] != code]
+        self.prices = [p for p in self.prices if p["iso_country"] != code]
+
+    def prices_for(self, code: str) -> dict[str, Any] | None:
+        """The Pricing v1 record of this country (`phone_number_prices`, `price_unit`, …), or None if unpriced."""
+        code = code.upper()
+        return next((p for p in self.prices if p["iso_country"] == code), None)
+
+    def price_countries(self) -> list[str]:
+        """ISO codes of every priced country, in the order Pricing v1 lists them."""
+        return [p["iso_country"] for p in self.prices]
+
+    def supporting_document_type(self, key: str) -> dict[str, Any] | None:
+        """The supporting document type with this sid or machine name, or None."""
+        return next((t for t in self.supporting_document_types if key in (t["sid"], t["machine_name"])), None)
+
+    def end_user_type(self, key: str) -> dict[str, Any] | None:
+        """The end-user type with this sid or machine name, or None."""
+        return next((t for t in self.end_user_types if key in (t["sid"], t["machine_name"])), None)
+
+    def accepted_document_types(self) -> set[str]:
+        """Every document `type` some regulation names in `accepted_documents`."""
+        return {doc["type"] for doc in accepted_documents(self.regulations)}
 
     def regulations_for(
         self,
@@ -54,29 +81,51 @@ class Catalogue:
         ]
 
     def to_json(self) -> dict[str, Any]:
-        return {"countries": self.countries, "regulations": self.regulations}
+        return {
+            "countries": self.countries,
+            "regulations": self.regulations,
+            "prices": self.prices,
+            "supporting_document_types": self.supporting_document_types,
+            "end_user_types": self.end_user_types,
+        }
 
     def dump(self, path: str | Path) -> None:
         """Write the catalogue as UTF-8 JSON (the format `load` and `--catalogue` read)."""
         Path(path).write_text(json.dumps(self.to_json(), ensure_ascii=False, indent=1), encoding="utf-8")
 
     @classmethod
-    def load(cls, path: str | Path) -> Catalogue:
-        """Read a catalogue written by `dump` (or by hand); InputError naming the file if it is unusable."""
+    def load(cls, path: str | Path, seed: int = 0) -> Catalogue:
+        """Read a catalogue written by `dump` (or by hand); InputError naming the file if it is unusable.
+
+        A file without prices or document types (written before they existed) gets generated ones.
+        """
         try:
             raw = json.loads(Path(path).read_text(encoding="utf-8"))
         except (OSError, ValueError) as exc:
             raise InputError(f"cannot read sandbox catalogue {path}: {exc}") from None
-        return cls.from_json(raw, source=str(path))
+        return cls.from_json(raw, source=str(path), seed=seed)
 
     @classmethod
-    def from_json(cls, raw: Any, source: str = "catalogue") -> Catalogue:
-        """Validate the shape of a decoded catalogue and wrap it."""
+    def from_json(cls, raw: Any, source: str = "catalogue", seed: int = 0) -> Catalogue:
+        """Validate the shape of a decoded catalogue and wrap it; missing optional parts are generated."""
         if not isinstance(raw, dict) or not isinstance(raw.get("countries"), list):
             raise InputError(f"{source}: expected an object with 'countries' and 'regulations' lists")
         countries = [_check_country(c, source) for c in raw["countries"]]
         regulations = [_check_regulation(r, source) for r in raw.get("regulations") or []]
-        return cls(countries=countries, regulations=regulations)
+        for key in ("prices", "supporting_document_types", "end_user_types"):
+            if key in raw and not isinstance(raw[key], list):
+                raise InputError(f"{source}: {key!r} must be a list")
+        return cls(
+            countries=countries,
+            regulations=regulations,
+            prices=[check_price(p, source) for p in raw["prices"]] if "prices" in raw else make_prices(seed, countries),
+            supporting_document_types=[check_type(t, source) for t in raw["supporting_document_types"]]
+            if "supporting_document_types" in raw
+            else make_supporting_document_types(regulations),
+            end_user_types=[check_type(t, source) for t in raw["end_user_types"]]
+            if "end_user_types" in raw
+            else make_end_user_types(),
+        )
 
 
 def _check_country(item: Any, source: str) -> dict[str, Any]:
@@ -98,8 +147,7 @@ def _check_regulation(item: Any, source: str) -> dict[str, Any]:
 
 def generate_catalogue(seed: int = 0) -> Catalogue:
     """A realistic catalogue, identical for the same seed; the caller may mutate its copy freely."""
-    raw = json.loads(_generated_json(seed))
-    return Catalogue(countries=raw["countries"], regulations=raw["regulations"])
+    return Catalogue(**json.loads(_generated_json(seed)))
 
 
 @functools.lru_cache(maxsize=8)
@@ -108,7 +156,14 @@ def _generated_json(seed: int) -> str:
     rng = random.Random(f"numbersearch-sandbox:{seed}")
     countries = [_make_country(rng, code, name) for code, name, _ in country_rows()]
     regulations = _make_regulations(rng, seed, countries)
-    return json.dumps({"countries": countries, "regulations": regulations}, ensure_ascii=False)
+    catalogue = {
+        "countries": countries,
+        "regulations": regulations,
+        "prices": make_prices(seed, countries),
+        "supporting_document_types": make_supporting_document_types(regulations),
+        "end_user_types": make_end_user_types(),
+    }
+    return json.dumps(catalogue, ensure_ascii=False)
 
 
 @functools.cache
@@ -151,16 +206,17 @@ def _make_regulations(rng: random.Random, seed: int, countries: list[dict[str, A
         for end_user in ("business", "individual"):
             copies = 1 + (extra.get((code, number_type), 0) if end_user == "business" else 0)
             for index in range(copies):
-                regulations.append(_make_regulation(rng, seed, code, name, reg_type, end_user, index))
+                regulations.append(
+                    make_regulation(rng, f"{seed}:{code}:{reg_type}:{end_user}:{index}", code, name, reg_type, end_user)
+                )
     _replace_with_real_indonesia(regulations)
     _add_quirks(regulations)
     return regulations
 
 
-def _make_regulation(
-    rng: random.Random, seed: int, code: str, name: str, reg_type: str, end_user: str, index: int
-) -> dict[str, Any]:
-    digest = hashlib.md5(f"{seed}:{code}:{reg_type}:{end_user}:{index}".encode(), usedforsecurity=False)
+def make_regulation(rng: random.Random, key: str, code: str, name: str, reg_type: str, end_user: str) -> dict[str, Any]:
+    """A regulation with drawn requirements; its sid is derived from `key`, so equal keys give equal sids."""
+    digest = hashlib.md5(key.encode(), usedforsecurity=False)
     return {
         "sid": "RN" + digest.hexdigest(),
         "friendly_name": f"{name}: {TYPE_TITLES[reg_type]} - {end_user.title()}",
@@ -220,12 +276,16 @@ def _make_requirement(
         "type": "document",
         "requirement_name": requirement_name,
         "description": rng.choice(data.DESCRIPTIONS),
-        "accepted_documents": [_accepted_document(rng, kind) for kind in chosen],
+        "accepted_documents": [make_accepted_document(rng, kind) for kind in chosen],
     }
 
 
-def _accepted_document(rng: random.Random, kind: str) -> dict[str, Any]:
-    name, fields = _document_types()[kind]
+def make_accepted_document(
+    rng: random.Random, kind: str, name: str | None = None, fields: list[str] | None = None
+) -> dict[str, Any]:
+    """An `accepted_documents` entry; name and fields default to those of the document type table."""
+    if name is None or fields is None:
+        name, fields = _document_types()[kind]
     return {
         "name": name,
         "type": kind,

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import signal
 import socket
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from types import FrameType
 
 from .app import SandboxApp
 
@@ -56,3 +58,14 @@ def _wait_until_started(server: object, thread: threading.Thread) -> None:
         if not thread.is_alive() or time.monotonic() > deadline:
             raise RuntimeError("the sandbox server did not start")
         time.sleep(0.005)
+
+
+def reload_on_sighup(app: SandboxApp) -> None:
+    """Read the app's `--catalogue` file again whenever the process gets SIGHUP (main thread, POSIX only)."""
+
+    def reload(signum: int, frame: FrameType | None) -> None:
+        # Python runs this between bytecodes of the main thread, where the event loop runs: each request
+        # took its catalogue when it began, so a swap here never mixes two catalogues in one answer.
+        app.reload_catalogue()
+
+    signal.signal(signal.SIGHUP, reload)
