@@ -60,12 +60,17 @@ def _parse_faults(ctx: click.Context, param: click.Parameter, values: tuple[str,
     "--catalogue",
     "catalogue_path",
     type=click.Path(exists=True, dir_okay=False),
-    help="Serve this JSON catalogue instead of the generated one.",
+    help="Serve this JSON catalogue instead of the generated one (read again on SIGHUP).",
+)
+@click.option(
+    "--mutate",
+    is_flag=True,
+    help="Serve the catalogue after a scripted set of changes (to show change tracking).",
 )
 @click.option(
     "--dump-catalogue",
     type=click.Path(dir_okay=False),
-    help="Write the catalogue as JSON to this file and exit.",
+    help="Write the catalogue (mutated, with --mutate) as JSON to this file and exit.",
 )
 def sandbox(
     host: str,
@@ -77,14 +82,17 @@ def sandbox(
     slow_ms: float,
     seed: int,
     catalogue_path: str | None,
+    mutate: bool,
     dump_catalogue: str | None,
 ) -> None:
-    """Serve the offline Twilio (AvailablePhoneNumbers and Regulations) for demos and tests."""
+    """Serve the offline Twilio (numbers, regulations, pricing, document types) for demos and tests."""
+    import logging
+    import signal
     from pathlib import Path
 
     import uvicorn
 
-    from ..sandbox import SandboxOptions, create_sandbox
+    from ..sandbox import SandboxOptions, create_sandbox, reload_on_sighup
 
     sid, token, configured = _sandbox_credentials()
     options = SandboxOptions(
@@ -100,11 +108,17 @@ def sandbox(
         slow_ms=slow_ms,
         seed=seed,
         catalogue_path=Path(catalogue_path) if catalogue_path else None,
+        mutate=mutate,
     )
     app = create_sandbox(options)
     if dump_catalogue is not None:
         _dump_catalogue(app, dump_catalogue)
         return
+    # One line on stderr per catalogue reload (or per file kept because it failed to parse).
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
+    logging.getLogger("numbersearch.sandbox").setLevel(logging.INFO)
+    if catalogue_path and hasattr(signal, "SIGHUP"):
+        reload_on_sighup(app)
     url = f"http://{host}:{port}"
     _announce_sandbox(app, url, sid, token, configured)
     uvicorn.run(app, host=host, port=port, log_level="warning", lifespan="off", access_log=False)
@@ -131,10 +145,14 @@ def _sandbox_credentials() -> tuple[str, str, bool]:
 
 def _announce_sandbox(app: SandboxApp, url: str, sid: str, token: str, configured: bool) -> None:
     """Say what is served and how to point numbersearch at it; a token from the settings is never printed."""
+    import os
+    import signal
+
     out = make_console()
+    cat = app.catalogue
     out.print(
-        f"Twilio sandbox on {url}: {len(app.catalogue.countries)} countries, "
-        f"{len(app.catalogue.regulations)} regulations"
+        f"Twilio sandbox on {url}: {len(cat.countries)} countries, {len(cat.regulations)} regulations, "
+        f"{len(cat.prices)} priced countries, {len(cat.supporting_document_types)} supporting document types"
     )
     if configured:
         out.print(f"Accepting TWILIO_ACCOUNT_SID {sid} with the TWILIO_AUTH_TOKEN from your settings.")
@@ -142,7 +160,15 @@ def _announce_sandbox(app: SandboxApp, url: str, sid: str, token: str, configure
     else:
         out.print(f"Demo credentials: TWILIO_ACCOUNT_SID={sid} TWILIO_AUTH_TOKEN={token}")
         token_shown = token
-    out.print(f"Point numbersearch at it: TWILIO_API_BASE_URL={url} TWILIO_NUMBERS_BASE_URL={url}")
+    for change in app.mutations:
+        out.print(f"Changed (--mutate): {change}", markup=False)
+    if app.options.catalogue_path is not None and hasattr(signal, "SIGHUP"):
+        out.print(f"`kill -HUP {os.getpid()}` reads {app.options.catalogue_path} again.", markup=False)
+    out.print("Point numbersearch at it:")
+    out.print(
+        f"export TWILIO_API_BASE_URL={url} TWILIO_NUMBERS_BASE_URL={url} TWILIO_PRICING_BASE_URL={url}",
+        markup=False,
+    )
     out.print(f'Try: curl -u "{sid}:{token_shown}" {url}/2010-04-01/Accounts/{sid}/AvailablePhoneNumbers.json')
 
 
