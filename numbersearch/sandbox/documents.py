@@ -76,15 +76,20 @@ def make_document_type(machine: str, friendly: str, fields: Iterable[str]) -> di
 
 
 def make_supporting_document_types(regulations: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
-    """Every standard type, then any other type the regulations accept (so each accepted document exists)."""
+    """Every standard type, then any other type the regulations accept, so each accepted document exists.
+
+    A type lists every field some regulation asks of it (the real Indonesia one asks a business
+    registration for the business name, not only for addresses).
+    """
     rows = (line.split("|") for line in (data.DOCUMENT_TYPES + EXTRA_DOCUMENT_TYPES).splitlines() if line)
-    types = [make_document_type(machine, friendly, fields.split(",")) for machine, friendly, fields in rows]
-    known = {t["machine_name"] for t in types}
+    types = {machine: make_document_type(machine, friendly, fields.split(",")) for machine, friendly, fields in rows}
     for doc in accepted_documents(regulations):
-        if doc["type"] not in known:
-            known.add(doc["type"])
-            types.append(make_document_type(doc["type"], str(doc.get("name") or doc["type"]), doc.get("fields") or []))
-    return types
+        if doc["type"] not in types:
+            types[doc["type"]] = make_document_type(doc["type"], str(doc.get("name") or doc["type"]), [])
+        kind = types[doc["type"]]
+        present = {f["machine_name"] for f in kind["fields"]}
+        kind["fields"] += [document_field(f) for f in doc.get("fields") or [] if f not in present]
+    return list(types.values())
 
 
 def accepted_documents(regulations: Iterable[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
