@@ -11,7 +11,7 @@ import socket
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NoReturn
 
 import httpx
 
@@ -381,41 +381,40 @@ class TwilioClient:
         delay = backoff_delay(budget.sent, self.backoff_base, self.backoff_cap, self._rng)
         if transient.retry_after is not None:
             delay = max(delay, transient.retry_after)
-        fields = {"url": display_url(url), "attempt": budget.sent, "status": transient.error.status}
         if isinstance(transient.error, TwilioRateLimited):
-            now = self._clock()
-            left = budget.rate_limited(now, self._gate.successes)
-            if left is None:
-                raise self._rate_limit_error(transient.error, budget, now) from transient.__cause__
-            delay = min(delay, left)
-            waited = budget.waited(now)
-            logger.info(
-                "GET %s rate limited (429): waiting %.2f s, %.1f s waited so far",
-                fields["url"],
-                delay,
-                waited,
-                extra={"event": "twilio.rate_limited", **fields, "wait": round(delay, 3), "waited": round(waited, 3)},
-            )
-            return delay
+            return self._plan_429_wait(url, budget, transient, delay)
         if isinstance(transient, _NoAnswer):
             self._check_reachable(url, budget, transient)
         if not budget.failed(self._gate.successes):
-            logger.info(
-                "GET %s failed after %d attempts: %s",
-                fields["url"],
-                budget.sent,
-                transient.error,
-                extra={"event": "twilio.gave_up", **fields, "error": str(transient.error)},
-            )
-            raise transient.error from transient.__cause__
-        logger.info(
-            "GET %s retrying in %.2f s after: %s",
-            fields["url"],
-            delay,
-            transient.error,
-            extra={"event": "twilio.retry", **fields, "wait": round(delay, 3), "error": str(transient.error)},
-        )
+            self._give_up(url, budget, transient.error, transient.__cause__)
+        message = f"GET {display_url(url)} retrying in {delay:.2f} s after: {transient.error}"
+        self._log(logging.INFO, message, "twilio.retry", url, budget, transient.error, wait=round(delay, 3))
         return delay
+
+    def _plan_429_wait(self, url: str, budget: RetryBudget, transient: _Transient, delay: float) -> float:
+        """A 429 draws on the request's time budget while others get through, on its attempts otherwise."""
+        now = self._clock()
+        left = budget.rate_limited(now, self._gate.successes)
+        if left is None:
+            self._give_up(url, budget, self._rate_limit_error(transient.error, budget, now), transient.__cause__)
+        delay = min(delay, left)
+        waited = budget.waited(now)
+        message = f"GET {display_url(url)} rate limited (429): waiting {delay:.2f} s, {waited:.1f} s waited so far"
+        fields = {"wait": round(delay, 3), "waited": round(waited, 3)}
+        self._log(logging.INFO, message, "twilio.rate_limited", url, budget, transient.error, **fields)
+        return delay
+
+    def _give_up(self, url: str, budget: RetryBudget, error: TwilioError, cause: BaseException | None) -> NoReturn:
+        message = f"GET {display_url(url)} failed after {budget.sent} attempts: {error}"
+        self._log(logging.INFO, message, "twilio.gave_up", url, budget, error)
+        raise error from cause
+
+    def _log(
+        self, level: int, message: str, event: str, url: str, budget: RetryBudget, error: TwilioError, **fields: Any
+    ) -> None:
+        """One retry event, its fields structured for the audit log; `url` is shown without credentials."""
+        extra = {"event": event, "url": display_url(url), "attempt": budget.sent, "status": error.status}
+        logger.log(level, "%s", message, extra=extra | {"error": str(error)} | fields)
 
     def _check_reachable(self, url: str, budget: RetryBudget, transient: _NoAnswer) -> None:
         """Raise TwilioUnreachable when a host that never answered has had its few tries, or another request
