@@ -76,15 +76,16 @@ def apply_mutations(catalogue: Catalogue) -> tuple[Catalogue, list[Mutation]]:
     """The changed copy and what changed; a step whose target the catalogue lacks falls back to another."""
     cat = copy.deepcopy(catalogue)
     done: list[Mutation | None] = []
-    removed = _remove_country(cat)
-    done += [removed, _add_country(cat)]
-    skip = {removed.target[0]} if removed else set()
+    removed, added = _remove_country(cat), _add_country(cat)
+    done += [removed, added]
+    # One change per country: the removed and the added one are not picked again.
+    skip = {m.target[0] for m in (removed, added) if m}
     gained = _add_number_type(cat, skip)
     lost = _remove_number_type(cat, skip | ({gained.target[0]} if gained else set()))
     busy = skip | {m.target[0] for m in (gained, lost) if m}
     done += [gained, lost, _flip_beta(cat, busy)]
     touched: set[str] = set()
-    done += [_remove_regulation(cat, touched), _add_regulation(cat, gained)]
+    done += [_remove_regulation(cat, touched), _add_regulation(cat, gained, touched)]
     doc_type = _add_document_type(cat)
     done += [
         _add_accepted_document(cat, touched, doc_type),
@@ -174,7 +175,7 @@ def _remove_regulation(cat: Catalogue, touched: set[str]) -> Mutation | None:
     return Mutation("regulation_removed", (reg["sid"],), f"{reg['friendly_name']} withdrawn")
 
 
-def _add_regulation(cat: Catalogue, gained: Mutation | None) -> Mutation | None:
+def _add_regulation(cat: Catalogue, gained: Mutation | None, touched: set[str]) -> Mutation | None:
     if gained is None or gained.target[1] not in REGULATION_TYPES:
         return None
     code, kind = gained.target
@@ -184,6 +185,7 @@ def _add_regulation(cat: Catalogue, gained: Mutation | None) -> Mutation | None:
     rng = random.Random(f"numbersearch-mutate:{code}:{reg_type}")
     reg = make_regulation(rng, f"mutated:{code}:{reg_type}:business", code, name, reg_type, "business")
     cat.regulations.append(reg)
+    touched.add(reg["sid"])
     return Mutation("regulation_added", (reg["sid"],), f"{name}: {TYPE_TITLES[reg_type]} - Business now regulated")
 
 
