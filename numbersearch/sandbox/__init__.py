@@ -1,4 +1,4 @@
-"""The offline Twilio: an ASGI app serving a deterministic phone-number and regulation catalogue."""
+"""The offline Twilio: an ASGI app serving a deterministic catalogue of numbers, regulations and prices."""
 
 from __future__ import annotations
 

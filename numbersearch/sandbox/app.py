@@ -81,7 +81,7 @@ class Counters:
 
 
 class SandboxApp:
-    """ASGI callable serving the catalogue the way Twilio's two hosts do."""
+    """ASGI callable serving the catalogue the way Twilio's api, numbers and pricing hosts do."""
 
     def __init__(self, options: SandboxOptions, catalogue: Catalogue, mutations: list[Mutation] | None = None) -> None:
         self.options = options
@@ -93,7 +93,7 @@ class SandboxApp:
         self._jitter_rng = random.Random(f"jitter:{options.seed}")
 
     def replace_catalogue(self, catalogue: Catalogue, mutations: list[Mutation] | None = None) -> None:
-        """Serve `catalogue` from the next request on; requests under way finish with the old one.
+        """Serve `catalogue` from now on; a request already being answered keeps the one it started with.
 
         `mutations` records what was changed in it, if it came from `apply_mutations`.
         """
