@@ -358,9 +358,11 @@ async def test_an_old_catalogue_file_without_prices_gets_generated_ones(tmp_path
     async with client_for(app) as c:
         listed = (await c.get(COUNTRIES, params={"PageSize": "1000"})).json()["countries"]
     assert [item["iso_country"] for item in listed] == loaded.price_countries()
-    # Written back, the generated prices are kept as they are.
+    # Written back, the generated prices are kept as they are; an empty list stays empty.
     loaded.dump(path)
     assert Catalogue.load(path, seed=99).prices == loaded.prices
+    path.write_text(json.dumps({**old, "prices": []}), encoding="utf-8")
+    assert Catalogue.load(path).prices == []
 
 
 @pytest.mark.parametrize(

@@ -6,6 +6,7 @@ import functools
 import hashlib
 import json
 import random
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -112,20 +113,30 @@ class Catalogue:
             raise InputError(f"{source}: expected an object with 'countries' and 'regulations' lists")
         countries = [_check_country(c, source) for c in raw["countries"]]
         regulations = [_check_regulation(r, source) for r in raw.get("regulations") or []]
-        for key in ("prices", "supporting_document_types", "end_user_types"):
-            if key in raw and not isinstance(raw[key], list):
-                raise InputError(f"{source}: {key!r} must be a list")
+        prices = _optional(raw, "prices", check_price, source)
+        document_types = _optional(raw, "supporting_document_types", check_type, source)
+        end_user_types = _optional(raw, "end_user_types", check_type, source)
+        # An empty list in the file is kept: only a missing key means "generate".
         return cls(
             countries=countries,
             regulations=regulations,
-            prices=[check_price(p, source) for p in raw["prices"]] if "prices" in raw else make_prices(seed, countries),
-            supporting_document_types=[check_type(t, source) for t in raw["supporting_document_types"]]
-            if "supporting_document_types" in raw
-            else make_supporting_document_types(regulations),
-            end_user_types=[check_type(t, source) for t in raw["end_user_types"]]
-            if "end_user_types" in raw
-            else make_end_user_types(),
+            prices=make_prices(seed, countries) if prices is None else prices,
+            supporting_document_types=make_supporting_document_types(regulations)
+            if document_types is None
+            else document_types,
+            end_user_types=make_end_user_types() if end_user_types is None else end_user_types,
         )
+
+
+def _optional(
+    raw: dict[str, Any], key: str, check: Callable[[Any, str], dict[str, Any]], source: str
+) -> list[dict[str, Any]] | None:
+    """The checked items of a list the file may lack (files written before it existed): None when absent."""
+    if key not in raw:
+        return None
+    if not isinstance(raw[key], list):
+        raise InputError(f"{source}: {key!r} must be a list")
+    return [check(item, source) for item in raw[key]]
 
 
 def _check_country(item: Any, source: str) -> dict[str, Any]:
