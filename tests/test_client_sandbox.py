@@ -21,14 +21,15 @@ IN_PROCESS = "http://sandbox.test"
 def in_process(sandbox: Any, **options: Any) -> TwilioClient:
     overrides = {k: options.pop(k) for k in ("max_concurrency", "twilio_auth_token") if k in options}
     options.setdefault("backoff_base", 0.01)
-    settings = make_settings(IN_PROCESS, **overrides)
+    settings = make_settings(IN_PROCESS, twilio_pricing_base_url=IN_PROCESS, **overrides)
     return TwilioClient(settings, transport=httpx.ASGITransport(app=sandbox), **options)
 
 
 def on_loopback(server: Any, **options: Any) -> TwilioClient:
     overrides = {k: options.pop(k) for k in ("max_concurrency",) if k in options}
     options.setdefault("backoff_base", 0.01)
-    return TwilioClient(make_settings(server.base_url, **overrides), **options)
+    settings = make_settings(server.base_url, twilio_pricing_base_url=server.base_url, **overrides)
+    return TwilioClient(settings, **options)
 
 
 def busiest_country(sandbox: Any) -> str:
@@ -93,8 +94,9 @@ async def test_in_flight_requests_reach_but_never_pass_the_limit_on_loopback(san
 
 async def test_a_429_storm_completes(sandbox: Any) -> None:
     sandbox.options.rate_429 = 0.5
-    # 50 % of answers are 429s: enough attempts that 40 requests all get through (failure odds ~1e-4).
-    async with in_process(sandbox, max_attempts=20, backoff_cap=0.2) as client:
+    # Half the answers are 429s: with the default six attempts all 40 requests get through, since a 429 costs
+    # a request time, not an attempt, while the others make progress.
+    async with in_process(sandbox, backoff_cap=0.2) as client:
         await list_first_countries(client, sandbox, 40)
     assert sandbox.counters.faults["429"] == client.stats.rate_limited > 0
 
@@ -166,3 +168,42 @@ async def test_malformed_json_raises_response_error_after_every_attempt(sandbox:
         with pytest.raises(TwilioResponseError):
             await client.list_regulations(iso_country="DE")
     assert sandbox.counters.requests == 3
+
+
+# --- Pricing v1 and the document-type lists ------------------------------------------------------
+
+
+async def test_price_countries_in_small_pages_and_one_countrys_prices_match_the_catalogue(sandbox: Any) -> None:
+    catalogue = sandbox.catalogue
+    unpriced = next(c["country_code"] for c in catalogue.countries if catalogue.prices_for(c["country_code"]) is None)
+    async with in_process(sandbox) as client:
+        pages = [page async for page in client.iter_price_country_pages(page_size=20)]
+        gb = await client.fetch_price_country("GB")
+        with pytest.raises(TwilioNotFound):
+            await client.fetch_price_country(unpriced)
+    assert len(pages) >= 2
+    assert [c["iso_country"] for page in pages for c in page] == catalogue.price_countries()
+    assert gb["phone_number_prices"] == catalogue.prices_for("GB")["phone_number_prices"]
+    assert gb["price_unit"] == "USD"
+
+
+async def test_document_types_and_end_user_types_match_the_catalogue(sandbox: Any) -> None:
+    async with in_process(sandbox) as client:
+        documents = await client.list_supporting_document_types(page_size=3)
+        end_users = await client.list_end_user_types(page_size=1)
+    assert [d["machine_name"] for d in documents] == [
+        d["machine_name"] for d in sandbox.catalogue.supporting_document_types
+    ]
+    assert [e["machine_name"] for e in end_users] == [e["machine_name"] for e in sandbox.catalogue.end_user_types]
+    assert client.stats.requests > 2  # both lists came in several pages
+
+
+async def test_prices_of_40_countries_arrive_through_a_storm_of_429s(sandbox: Any) -> None:
+    sandbox.options.rate_429 = 0.25
+    sandbox.options.rate_5xx = 0.05
+    codes = sandbox.catalogue.price_countries()[:40]
+    # Default attempts: 429s cost time while other requests get through, so none of these fails.
+    async with in_process(sandbox) as client:
+        prices = await asyncio.gather(*(client.fetch_price_country(code) for code in codes))
+    assert [p["iso_country"] for p in prices] == codes
+    assert sandbox.counters.faults["429"] == client.stats.rate_limited > 0
