@@ -11,6 +11,8 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -40,8 +42,8 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-@pytest.fixture
-def chromium() -> str:
+def require_chromium() -> str:
+    """Debian's Chromium: a skip where it is missing, but a failure under CI=true."""
     if not Path(CHROMIUM).exists():
         message = f"no Chromium at {CHROMIUM}: apt-get install chromium (never `playwright install`)"
         if IN_CI:
@@ -51,11 +53,25 @@ def chromium() -> str:
 
 
 @pytest.fixture
-def dashboard_url(sandbox_env, sqlite_url, tmp_path, monkeypatch) -> Iterator[str]:
-    """`numbersearch dashboard` on a free port, with a temporary database and the loopback sandbox."""
-    monkeypatch.setenv("DATABASE_URL", sqlite_url)
+def chromium() -> str:
+    return require_chromium()
+
+
+@dataclass(frozen=True)
+class Dashboard:
+    """A running `numbersearch dashboard`."""
+
+    url: str
+    pid: int  # Voila's own: the command execs it; also the process group of Voila and its kernels
+    log: Path
+
+
+@contextmanager
+def running_dashboard(tmp_path: Path) -> Iterator[Dashboard]:
+    """`numbersearch dashboard` on a free port, in the environment of the test; stopped on exit."""
     port = free_port()
-    log = (tmp_path / "dashboard.log").open("wb")
+    log_path = tmp_path / "dashboard.log"
+    log = log_path.open("wb")
     process = subprocess.Popen(
         [str(NUMBERSEARCH), "dashboard", "--port", str(port)],
         stdout=log,
@@ -67,16 +83,16 @@ def dashboard_url(sandbox_env, sqlite_url, tmp_path, monkeypatch) -> Iterator[st
         deadline = time.monotonic() + 60
         while True:
             if process.poll() is not None:
-                pytest.fail(f"numbersearch dashboard exited: {(tmp_path / 'dashboard.log').read_text()}")
+                pytest.fail(f"numbersearch dashboard exited: {log_path.read_text()}")
             try:
                 if httpx.get(f"{url}voila/static/", timeout=2).status_code < 500:
                     break
             except httpx.HTTPError:
                 pass
             if time.monotonic() > deadline:
-                pytest.fail(f"dashboard not up in 60 s: {(tmp_path / 'dashboard.log').read_text()}")
+                pytest.fail(f"dashboard not up in 60 s: {log_path.read_text()}")
             time.sleep(0.2)
-        yield url
+        yield Dashboard(url=url, pid=process.pid, log=log_path)
     finally:
         os.killpg(process.pid, signal.SIGTERM)
         try:
@@ -85,6 +101,14 @@ def dashboard_url(sandbox_env, sqlite_url, tmp_path, monkeypatch) -> Iterator[st
             os.killpg(process.pid, signal.SIGKILL)
             process.wait()
         log.close()
+
+
+@pytest.fixture
+def dashboard_url(sandbox_env, sqlite_url, tmp_path, monkeypatch) -> Iterator[str]:
+    """`numbersearch dashboard` on a free port, with a temporary database and the loopback sandbox."""
+    monkeypatch.setenv("DATABASE_URL", sqlite_url)
+    with running_dashboard(tmp_path) as dashboard:
+        yield dashboard.url
 
 
 def test_dashboard_syncs_and_lists_countries_in_a_real_browser(chromium, dashboard_url, tmp_path):

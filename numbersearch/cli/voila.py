@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import logging
+import math
 import os
 import subprocess
 import sys
@@ -22,6 +23,8 @@ log = logging.getLogger(__name__)
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8866
 NOTEBOOK = "dashboard.ipynb"
+# Seconds before an idle dashboard kernel is shut down: the default of NUMBERSEARCH_DASHBOARD_IDLE_TIMEOUT.
+DEFAULT_IDLE_TIMEOUT: float = Settings.model_fields["dashboard_idle_timeout"].default
 
 
 def notebook_path() -> Path:
@@ -69,7 +72,34 @@ def dashboard_environment(settings: Settings, environ: Mapping[str, str], cwd: P
     return env
 
 
-def voila_command(notebook: Path, *, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT) -> list[str]:
+def cull_interval(idle_timeout: int) -> int:
+    """How often Voila looks for idle kernels: every minute, or twice per timeout when that is shorter."""
+    return max(1, min(60, idle_timeout // 2))
+
+
+def kernel_options(idle_timeout: float) -> list[str]:
+    """Voila options that free each visit's kernel: at once when its tab closes, else once it sits idle.
+
+    - `disable_check_xsrf`: on unload the page posts `/voila/api/shutdown/<kernel>` with an `_xsrf` field
+      read from the `_xsrf` cookie, but Voila's page handler never sets that cookie, so jupyter_server
+      refused every shutdown (403 "'_xsrf' argument missing") and each visit leaked its kernel. The check
+      guards nothing here: Voila's only HTTP actions are shutting down a kernel by its unguessable id
+      (websockets are origin-checked apart from it). jupyter_server only tests this setting's truth.
+    - the culler, for tabs that never said goodbye (crash, lost network) and tabs left open:
+      `cull_connected`, since an open tab keeps its websocket connected; busy kernels are still spared.
+    """
+    timeout = max(1, math.ceil(idle_timeout))  # the traits are whole seconds; 0 would turn culling off
+    return [
+        "--Voila.tornado_settings=disable_check_xsrf=True",
+        f"--MappingKernelManager.cull_idle_timeout={timeout}",
+        f"--MappingKernelManager.cull_interval={cull_interval(timeout)}",
+        "--MappingKernelManager.cull_connected=True",
+    ]
+
+
+def voila_command(
+    notebook: Path, *, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, idle_timeout: float = DEFAULT_IDLE_TIMEOUT
+) -> list[str]:
     """The Voila command line; `port_retries=0` so it fails instead of silently taking another port."""
     return [
         sys.executable,
@@ -80,6 +110,7 @@ def voila_command(notebook: Path, *, host: str = DEFAULT_HOST, port: int = DEFAU
         f"--port={port}",
         f"--Voila.ip={host}",
         "--Voila.port_retries=0",
+        *kernel_options(idle_timeout),
     ]
 
 
@@ -93,7 +124,7 @@ def serve_dashboard(host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, *, setti
     require_voila()
     settings = settings or get_settings()
     cwd = Path.cwd()
-    command = voila_command(notebook_path(), host=host, port=port)
+    command = voila_command(notebook_path(), host=host, port=port, idle_timeout=settings.dashboard_idle_timeout)
     env = dashboard_environment(settings, os.environ, cwd)
     log.info("serving the dashboard at http://%s:%s/", host, port)
     if os.name == "posix":
