@@ -26,10 +26,11 @@ def seed_database(url: str, count: int) -> None:
     """The sandbox catalogue's business regulations, repeated with fresh sids until there are `count`."""
     import hashlib
 
-    from numbersearch.db import make_engine, upsert
+    from numbersearch.db import make_engine
     from numbersearch.models import CountryNumberTypes, Regulation
     from numbersearch.numbertypes import NUMBER_TYPES
     from numbersearch.sandbox import generate_catalogue
+    from numbersearch.store import upsert
 
     catalogue = generate_catalogue(seed=0)
     business = [r for r in catalogue.regulations if r["end_user_type"] == "business"]
@@ -41,10 +42,11 @@ def seed_database(url: str, count: int) -> None:
         rows.append(
             {k: source[k] for k in ("friendly_name", "iso_country", "number_type", "end_user_type", "requirements")}
             | {"sid": sid, "url": f"https://numbers.twilio.com/v2/RegulatoryCompliance/Regulations/{sid}"}
-            | {"last_updated": now}
+            | {"last_updated": now, "synced_at": now}
         )
     countries = [
-        {"country_code": c["country_code"], "country": c["country"], "beta": c["beta"], "last_updated": now}
+        {"country_code": c["country_code"], "country": c["country"], "beta": c["beta"]}
+        | {"last_updated": now, "synced_at": now}
         | {t: t in c["number_types"] for t in NUMBER_TYPES}
         for c in catalogue.countries
     ]

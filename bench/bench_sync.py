@@ -13,8 +13,9 @@ from _common import official_loop, sandbox_settings
 
 from numbersearch.client import TwilioClient
 from numbersearch.db import make_engine
-from numbersearch.jobs import parse_time, run_sync
+from numbersearch.jobs import run_sync
 from numbersearch.sandbox import SandboxOptions, create_sandbox, serve_sandbox
+from numbersearch.shared import parse_time
 
 TARGET_RATIO = 1.2
 

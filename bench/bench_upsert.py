@@ -14,9 +14,10 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from numbersearch.db import make_engine, upsert
+from numbersearch.db import make_engine
 from numbersearch.models import Regulation
 from numbersearch.sandbox import create_sandbox
+from numbersearch.store import upsert
 
 TARGET_RATIO = 2.0
 REGULATIONS = Regulation.__table__  # type: ignore[attr-defined]
@@ -41,6 +42,7 @@ def make_rows(count: int) -> list[dict[str, Any]]:
                 "requirements": template["requirements"],
                 "url": f"https://numbers.twilio.com/v2/RegulatoryCompliance/Regulations/{sid}",
                 "last_updated": now,
+                "synced_at": now,
             }
         )
     return rows

@@ -1,4 +1,4 @@
-"""Engines from DATABASE_URL, schema creation on first use, and the one write path: batched upserts."""
+"""Engines from DATABASE_URL: the schema brought to head on open, and driver errors turned into the error tree."""
 
 from __future__ import annotations
 
@@ -6,23 +6,19 @@ import contextlib
 import logging
 import threading
 import time
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine, make_url
-from sqlalchemy.exc import ArgumentError, DisconnectionError, SQLAlchemyError
-from sqlmodel import SQLModel
+from sqlalchemy.exc import ArgumentError, DisconnectionError, IntegrityError, SQLAlchemyError
 
-from . import models  # noqa: F401  (registers the tables on SQLModel.metadata)
 from .config import Settings, get_settings
-from .errors import DatabaseError
+from .errors import DatabaseError, InputError, NumbersearchError
 
 log = logging.getLogger(__name__)
 
-UPSERT_BATCH = 500
 # A pooled server connection unused this long is pinged before it is handed out; busier ones are not.
 PING_AFTER_IDLE = 2.0
 
@@ -30,8 +26,8 @@ _engines: dict[str, Engine] = {}
 _engines_lock = threading.Lock()
 
 
-def safe_url(url: str) -> str:
-    """The URL with any password masked, for messages."""
+def masked_database_url(url: str) -> str:
+    """The database URL with any password masked, for messages."""
     try:
         return make_url(url).render_as_string(hide_password=True)
     except ArgumentError:
@@ -73,6 +69,29 @@ def _ping_idle_connections(engine: Engine) -> None:
     sa.event.listen(engine, "checkout", ping_if_idle)
 
 
+def _first_line(exc: BaseException) -> str:
+    text = str(getattr(exc, "orig", None) or exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def _translate_driver_errors(engine: Engine, url: str) -> None:
+    """Every driver error becomes one of the tree's, here, so none reaches a surface raw.
+
+    A value the database cannot hold (a NUL byte in PostgreSQL text, a number out of range) is the input's
+    fault: InputError. Integrity errors pass through, since callers expect them (the one-active-job index).
+    """
+
+    def translate(context: sa.engine.ExceptionContext) -> BaseException | None:
+        exc = context.sqlalchemy_exception or context.original_exception
+        if isinstance(exc, IntegrityError) or isinstance(context.original_exception, NumbersearchError):
+            return None
+        if isinstance(exc, sa.exc.DataError) or isinstance(context.original_exception, ValueError):
+            return InputError(f"a value the database cannot hold: {_first_line(exc)}")
+        return DatabaseError(describe_db_error(url, exc))
+
+    sa.event.listen(engine, "handle_error", translate, retval=True)
+
+
 def _build_engine(url: str) -> Engine:
     try:
         parsed = make_url(url)
@@ -81,43 +100,59 @@ def _build_engine(url: str) -> Engine:
     if parsed.get_backend_name() == "sqlite":
         database = parsed.database or ""
         if database not in ("", ":memory:") and not Path(database).parent.exists():
-            raise DatabaseError(f"cannot open database {safe_url(url)}: folder {Path(database).parent} does not exist")
+            folder = Path(database).parent
+            raise DatabaseError(f"cannot open database {masked_database_url(url)}: folder {folder} does not exist")
         engine = sa.create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
         sa.event.listen(engine, "connect", _sqlite_pragmas)
-        return engine
-    try:
-        engine = sa.create_engine(url, pool_size=10, max_overflow=10)
-    except (ArgumentError, ImportError, SQLAlchemyError) as exc:
-        raise DatabaseError(f"cannot open database {safe_url(url)}: {exc}") from None
-    _ping_idle_connections(engine)
+    else:
+        try:
+            engine = sa.create_engine(url, pool_size=10, max_overflow=10)
+        except ImportError:
+            raise DatabaseError(
+                f"no driver for {masked_database_url(url)}: pip install 'numbersearch[postgres]'"
+            ) from None
+        except (ArgumentError, SQLAlchemyError) as exc:
+            raise DatabaseError(f"cannot open database {masked_database_url(url)}: {exc}") from None
+        _ping_idle_connections(engine)
+    _translate_driver_errors(engine, url)
     return engine
 
 
 def describe_db_error(url: str, exc: BaseException) -> str:
     """One line naming the database (password hidden) and the driver's first line of complaint."""
-    text = str(getattr(exc, "orig", None) or exc).strip()
-    reason = text.splitlines()[0] if text else type(exc).__name__
-    return f"cannot open database {safe_url(url)}: {reason}"
+    return f"database {masked_database_url(url)}: {_first_line(exc)}"
 
 
-def make_engine(url: str) -> Engine:
-    """A new engine for `url` with the schema created; DatabaseError (one clear line) when it cannot open."""
+def open_unprepared(url: str) -> Engine:
+    """An engine that leaves the schema as it is (`db status` reads it through this; nothing migrates)."""
+    return _build_engine(url)
+
+
+def make_engine(url: str, *, auto_migrate: bool = True) -> Engine:
+    """A new engine for `url`, its schema at head: created when new, upgraded when older (if `auto_migrate`).
+
+    DatabaseError (one clear line) when it cannot open; SchemaError when the schema is behind and may not be
+    upgraded, or newer than this code.
+    """
+    from .schema import prepare_schema  # Alembic loads only when a database is opened
+
     engine = _build_engine(url)
     try:
-        SQLModel.metadata.create_all(engine)
-    except SQLAlchemyError as exc:
+        prepare_schema(engine, auto_migrate=auto_migrate)
+    except BaseException:
         engine.dispose()
-        raise DatabaseError(describe_db_error(url, exc)) from None
+        raise
     return engine
 
 
 def get_engine(settings: Settings | None = None) -> Engine:
-    """The process-wide engine for the settings' DATABASE_URL, made on first use."""
-    url = (settings or get_settings()).database_url
+    """The process-wide engine for the settings' DATABASE_URL, made (and its schema prepared) on first use."""
+    settings = settings or get_settings()
+    url = settings.database_url
     with _engines_lock:
         engine = _engines.get(url)
         if engine is None:
-            engine = _engines[url] = make_engine(url)
+            engine = _engines[url] = make_engine(url, auto_migrate=settings.auto_migrate)
         return engine
 
 
@@ -147,37 +182,3 @@ def one_statement(engine: Engine) -> Iterator[Connection]:
     else:
         with engine.begin() as conn:
             yield conn
-
-
-def _insert_for(conn: Connection, table: sa.Table) -> Any:
-    dialect = conn.dialect.name
-    if dialect == "postgresql":
-        return postgresql.insert(table)
-    if dialect == "sqlite":
-        return sqlite.insert(table)
-    raise DatabaseError(f"unsupported database dialect {dialect!r}: use SQLite or PostgreSQL")
-
-
-def upsert(
-    conn: Connection,
-    table: sa.Table,
-    rows: Iterable[Mapping[str, Any]],
-    index_elements: Sequence[str],
-    batch_size: int = UPSERT_BATCH,
-) -> int:
-    """INSERT … ON CONFLICT (index_elements) DO UPDATE every other column, in batches; returns rows sent."""
-    stmt = _insert_for(conn, table)
-    updates = {c.name: stmt.excluded[c.name] for c in table.columns if c.name not in index_elements}
-    stmt = stmt.on_conflict_do_update(index_elements=list(index_elements), set_=updates)
-    batch: list[Mapping[str, Any]] = []
-    sent = 0
-    for row in rows:
-        batch.append(row)
-        if len(batch) >= batch_size:
-            conn.execute(stmt, batch)
-            sent += len(batch)
-            batch = []
-    if batch:
-        conn.execute(stmt, batch)
-        sent += len(batch)
-    return sent

@@ -1,6 +1,9 @@
-"""The one exception tree of numbersearch; surfaces map it to HTTP, CLI and panel messages."""
+"""The one exception tree of numbersearch, and the one table that maps it to HTTP, CLI and panel answers."""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
 
 
 class NumbersearchError(Exception):
@@ -19,8 +22,16 @@ class NotFoundError(NumbersearchError):
     """A job, country or regulation asked for by id is not in the database."""
 
 
+class MissingExtraError(ConfigError):
+    """A feature needs an optional extra that is not installed; the message gives the pip command."""
+
+
 class DatabaseError(NumbersearchError):
     """The database cannot be opened or does not answer."""
+
+
+class SchemaError(DatabaseError):
+    """The database's schema is behind the code (and may not be upgraded now) or ahead of it."""
 
 
 class JobConflictError(NumbersearchError):
@@ -88,3 +99,46 @@ class TwilioResponseError(TwilioError):
 
 class TwilioUnreachable(TwilioServerError):
     """No answer at all from a Twilio host since the client began (connection refused, DNS, timeouts)."""
+
+
+# --- the one error table: every surface reads it ---
+
+PanelStyle = Literal["warning", "error", "info"]
+
+
+@dataclass(frozen=True)
+class ErrorAnswer:
+    """How every surface answers one error class: HTTP status, CLI exit code (design.md §5) and panel style."""
+
+    http_status: int
+    exit_code: int
+    panel_style: PanelStyle
+
+
+EXIT_OK = 0
+EXIT_FAILED = 1  # a job or operation that ran and failed
+EXIT_USAGE = 2  # bad usage or bad input
+EXIT_CONFIG = 3  # a missing credential or setting, a missing extra
+EXIT_DATABASE = 4  # the database unavailable, or its schema behind or ahead of the code
+EXIT_INTERRUPTED = 130
+
+# Most specific first: the first isinstance match wins.
+ERROR_TABLE: tuple[tuple[type[NumbersearchError], ErrorAnswer], ...] = (
+    (InputError, ErrorAnswer(400, EXIT_USAGE, "warning")),
+    # No catalogue yet, or a type the country does not offer: the message says what to change or to sync first.
+    (CatalogueError, ErrorAnswer(400, EXIT_USAGE, "warning")),
+    (NotFoundError, ErrorAnswer(404, EXIT_USAGE, "warning")),
+    (JobConflictError, ErrorAnswer(409, EXIT_FAILED, "info")),
+    (ExportError, ErrorAnswer(422, EXIT_FAILED, "warning")),
+    # An operator's problem that no retry fixes, so not 503; the message names the variable, never a value.
+    (ConfigError, ErrorAnswer(500, EXIT_CONFIG, "error")),
+    (DatabaseError, ErrorAnswer(503, EXIT_DATABASE, "error")),
+    (TwilioNotFound, ErrorAnswer(404, EXIT_FAILED, "warning")),
+    (TwilioError, ErrorAnswer(502, EXIT_FAILED, "error")),
+)
+UNEXPECTED = ErrorAnswer(500, EXIT_FAILED, "error")
+
+
+def answer_for(exc: BaseException) -> ErrorAnswer:
+    """The row of the error table for `exc` (anything outside the tree: an internal error)."""
+    return next((answer for cls, answer in ERROR_TABLE if isinstance(exc, cls)), UNEXPECTED)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -14,18 +14,12 @@ import pandas as pd
 from sqlalchemy.engine import Engine
 
 from .config import Settings
-from .db import resolve_engine, safe_url
-from .frames import (
-    DOCUMENT_KIND,
-    END_USER_KIND,
-    availability_matrix,
-    normalize_countries,
-    normalize_number_types,
-    regulations_df,
-    requirements_df,
-)
+from .db import masked_database_url, resolve_engine
+from .frames import DOCUMENT_KIND, END_USER_KIND, availability_matrix, regulations_df, requirements_df
 from .numbertypes import LABELS, NUMBER_TYPES, number_type_label
-from .query import last_completed
+from .query import last_completed, normalize_countries, normalize_number_types
+from .resources import RESOURCES, resource_names, sync_order
+from .shared import package_version
 from .workbook import XLSX_MEDIA_TYPE as XLSX_MEDIA_TYPE  # re-exported for the surfaces that serve the workbook
 from .workbook import (
     Column,
@@ -166,40 +160,24 @@ def countries_sheet(matrix: pd.DataFrame) -> Sheet:
     return Sheet("Countries", columns, rows)
 
 
-def freshness_warnings(
-    number_types_synced: datetime | None, regulations_synced: datetime | None, now: datetime
-) -> list[str]:
-    """The About sheet's warnings: a missing or stale regulations (or number-types) sync."""
+def freshness_warnings(synced: Mapping[str, datetime | None], now: datetime) -> list[str]:
+    """The About sheet's warnings: each resource (as declared) whose sync never completed or is stale."""
     warnings = []
-    if regulations_synced is None:
-        warnings.append(
-            "No regulations sync has completed: this workbook may be empty or incomplete. "
-            "Run `numbersearch sync regulations` and export again."
-        )
-    elif now - regulations_synced > STALE_AFTER:
-        days = (now - regulations_synced).days
-        warnings.append(
-            f"The regulations data is {days} days old (last sync completed "
-            f"{regulations_synced:%Y-%m-%d}). Run `numbersearch sync regulations` for current requirements."
-        )
-    if number_types_synced is None:
-        warnings.append(
-            "No number-types sync has completed: the Countries sheet and the 'Numbers on Twilio' column may "
-            "be empty. Run `numbersearch sync number-types`."
-        )
-    elif now - number_types_synced > STALE_AFTER:
-        warnings.append(
-            f"The number-types data is {(now - number_types_synced).days} days old "
-            f"(last sync completed {number_types_synced:%Y-%m-%d}). Run `numbersearch sync number-types`."
-        )
+    for resource in sync_order(synced):
+        when, what = synced[resource.name], resource.label.lower()
+        fix = f"Run `numbersearch sync {resource.slug}` and export again."
+        if when is None:
+            warnings.append(f"No {what} sync has completed: this workbook may be empty or incomplete. {fix}")
+        elif now - when > STALE_AFTER:
+            age = f"{(now - when).days} days old (last sync completed {when:%Y-%m-%d})"
+            warnings.append(f"The {what} data is {age}. {fix}")
     return warnings
 
 
 def about_sheet(
     *,
     now: datetime,
-    number_types_synced: datetime | None,
-    regulations_synced: datetime | None,
+    synced: Mapping[str, datetime | None],
     countries: list[str] | None,
     number_types: Sequence[str] | None,
     database: str,
@@ -210,14 +188,16 @@ def about_sheet(
     items: list[list[Any]] = [["Warning", text] for text in warnings]
     items += [
         ["Generated at (UTC)", naive_utc(now)],
-        ["Number types sync last completed (UTC)", naive_utc(number_types_synced) if number_types_synced else "never"],
-        ["Regulations sync last completed (UTC)", naive_utc(regulations_synced) if regulations_synced else "never"],
+        *(
+            [f"{RESOURCES[name].label} sync last completed (UTC)", naive_utc(when) if when else "never"]
+            for name, when in synced.items()
+        ),
         ["Countries", ", ".join(countries) if countries else "all"],
         ["Number types", ", ".join(number_type_label(t) for t in number_types) if number_types else "all"],
         *([f"{name} rows", count] for name, count in rows.items()),
         ["Source", SOURCE],
         ["Database", database],
-        ["Generator", f"numbersearch {_version()}"],
+        ["Generator", f"numbersearch {package_version()}"],
         ["End-user information", "Details about the business that must be given when buying the number."],
         [
             "Supporting document",
@@ -233,15 +213,6 @@ def about_sheet(
         warning_rows=frozenset(range(len(warnings))),
         tab_color="C00000" if warnings else None,
     )
-
-
-def _version() -> str:
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version("numbersearch")
-    except PackageNotFoundError:
-        return "(development)"
 
 
 # ---------------------------------------------------------------- the workbook
@@ -270,16 +241,14 @@ def collect_sheets(
         requirements_sheet(requirements),
         countries_sheet(matrix),
     ]
-    number_types_synced = last_completed("number_types", engine=engine)
-    regulations_synced = last_completed("regulations", engine=engine)
-    warnings = freshness_warnings(number_types_synced, regulations_synced, now)
+    synced = {name: last_completed(name, engine=engine) for name in resource_names()}
+    warnings = freshness_warnings(synced, now)
     about = about_sheet(
         now=now,
-        number_types_synced=number_types_synced,
-        regulations_synced=regulations_synced,
+        synced=synced,
         countries=codes,
         number_types=types,
-        database=safe_url(engine.url.render_as_string(hide_password=False)),
+        database=masked_database_url(engine.url.render_as_string(hide_password=False)),
         rows={s.name: len(s.rows) for s in sheets},
         warnings=warnings,
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
 from typing import Any, Literal
 
 import pandas as pd
@@ -13,9 +14,16 @@ from sqlalchemy.engine import Engine
 from .config import Settings
 from .db import resolve_engine
 from .errors import InputError
-from .models import CountryNumberTypes, Regulation, table_of
-from .numbertypes import NUMBER_TYPES, REGULATION_TYPES, NumberType, normalize_number_type
-from .query import normalize_country_code
+from .models import COUNTRIES, CountryPublic, LibraryModel, RegulationPublic
+from .numbertypes import NUMBER_TYPES, NumberType, normalize_number_type
+from .query import (
+    Values,
+    countries_statement,
+    normalize_countries,
+    normalize_number_types,
+    read_rows,
+    regulations_statement,
+)
 
 END_USER_KIND = "End-user information"
 DOCUMENT_KIND = "Supporting document"
@@ -23,28 +31,22 @@ DOCUMENT_KIND = "Supporting document"
 # The dtypes frame columns take (pandas' own spellings, so they pass straight to `astype`).
 ColumnDtype = Literal["object", "bool", "int64", "Int64", "datetime64[ns, UTC]"]
 
+_DTYPES: dict[Any, ColumnDtype] = {bool: "bool", int: "int64", datetime: "datetime64[ns, UTC]"}
+
+
+def columns_of(model: type[LibraryModel]) -> dict[str, ColumnDtype]:
+    """A read model's fields as frame columns with their dtypes: the one row shape, as pandas holds it."""
+    return {name: _DTYPES.get(info.annotation, "object") for name, info in model.model_fields.items()}
+
+
 # Column name → dtype of every frame, so empty results keep the same shape as full ones.
-COUNTRY_COLUMNS: dict[str, ColumnDtype] = {
-    "country_code": "object",
-    "country": "object",
-    "beta": "bool",
-    **dict.fromkeys(NUMBER_TYPES, "bool"),
-    "number_types": "object",
-    "last_updated": "datetime64[ns, UTC]",
-}
+COUNTRY_COLUMNS: dict[str, ColumnDtype] = columns_of(CountryPublic)
 MATRIX_COLUMNS: dict[str, ColumnDtype] = {"country": "object", **dict.fromkeys(NUMBER_TYPES, "bool")}
-REGULATION_COLUMNS: dict[str, ColumnDtype] = {
-    "sid": "object",
-    "iso_country": "object",
+# A regulation's frame row: its read model with the country's name and the counts of its requirements.
+REGULATION_COLUMNS: dict[str, ColumnDtype] = columns_of(RegulationPublic) | {
     "country": "object",
-    "number_type": "object",
-    "end_user_type": "object",
-    "friendly_name": "object",
     "end_user_fields": "int64",
     "supporting_documents": "int64",
-    "url": "object",
-    "last_updated": "datetime64[ns, UTC]",
-    "requirements": "object",
 }
 REQUIREMENT_COLUMNS: dict[str, ColumnDtype] = {
     "regulation_sid": "object",
@@ -78,30 +80,7 @@ DOCUMENT_COLUMNS: dict[str, ColumnDtype] = {
 }
 
 
-# ---------------------------------------------------------------- filters
-
-
-def _to_list(value: str | Iterable[str] | None) -> list[str] | None:
-    # One value or many; None or an empty collection means no filter.
-    if value is None:
-        return None
-    values = [value] if isinstance(value, str) else list(value)
-    return values or None
-
-
-def normalize_countries(value: str | Iterable[str] | None) -> list[str] | None:
-    """One code or many (any case) → sorted unique upper-case codes; None means every country."""
-    values = _to_list(value)
-    return None if values is None else sorted({normalize_country_code(v) for v in values})
-
-
-def normalize_number_types(value: str | Iterable[str] | None) -> list[NumberType] | None:
-    """One type or many, in any spelling → canonical keys in catalogue order; None means every type."""
-    values = _to_list(value)
-    if values is None:
-        return None
-    wanted = {normalize_number_type(v) for v in values}
-    return [t for t in NUMBER_TYPES if t in wanted]
+# ---------------------------------------------------------------- number types
 
 
 def canonical_type(value: str) -> str:
@@ -227,20 +206,14 @@ def document_rows(regulation: Mapping[str, Any], country: str | None = None) -> 
     ]
 
 
-def regulation_row(regulation: Mapping[str, Any], country: str | None = None) -> dict[str, Any]:
-    """A regulation as one flat row: counts of end-user fields and supporting documents."""
+def regulation_summary(regulation: Mapping[str, Any], country: str | None = None) -> dict[str, Any]:
+    """A regulation as one flat row: its columns, the country's name, counts of end-user fields and documents."""
     requirements = _requirements_of(regulation)
-    return {
-        "sid": regulation.get("sid"),
-        "iso_country": regulation.get("iso_country"),
+    return dict(regulation) | {
         "country": country or country_from_friendly_name(regulation.get("friendly_name")),
         "number_type": canonical_type(str(regulation.get("number_type") or "")),
-        "end_user_type": regulation.get("end_user_type"),
-        "friendly_name": regulation.get("friendly_name"),
         "end_user_fields": sum(len(field_labels(e)) for e in _end_user_entries(requirements)),
         "supporting_documents": sum(len(group) for group in _document_groups(requirements)),
-        "url": regulation.get("url"),
-        "last_updated": regulation.get("last_updated"),
         "requirements": requirements,
     }
 
@@ -264,75 +237,47 @@ def frame_from_rows(rows: Sequence[Mapping[str, Any]], columns: Mapping[str, Col
 # ---------------------------------------------------------------- database reads
 
 
-def _fetch_countries(engine: Engine, codes: list[str] | None = None) -> list[dict[str, Any]]:
-    table = table_of(CountryNumberTypes)
-    stmt = sa.select(table).order_by(table.c.country_code)
-    if codes is not None:
-        stmt = stmt.where(table.c.country_code.in_(codes))
-    with engine.connect() as conn:
-        return [dict(row) for row in conn.execute(stmt).mappings()]
-
-
 def _country_names(engine: Engine) -> dict[str, str]:
-    table = table_of(CountryNumberTypes)
     with engine.connect() as conn:
-        return {code: name for code, name in conn.execute(sa.select(table.c.country_code, table.c.country))}
+        return {code: name for code, name in conn.execute(sa.select(COUNTRIES.c.country_code, COUNTRIES.c.country))}
 
 
 def fetch_regulations(
     engine: Engine, countries: list[str] | None = None, number_types: list[NumberType] | None = None
 ) -> list[dict[str, Any]]:
-    """Regulation rows (Twilio's spelling of the number type) filtered by codes and canonical types."""
-    table = table_of(Regulation)
-    stmt = sa.select(table).order_by(table.c.iso_country, table.c.number_type, table.c.friendly_name, table.c.sid)
-    if countries is not None:
-        stmt = stmt.where(table.c.iso_country.in_(countries))
-    if number_types is not None:
-        # Only four types have regulations; asking for another simply matches nothing.
-        wanted = [REGULATION_TYPES[t] for t in number_types if t in REGULATION_TYPES]
-        if not wanted:
-            return []
-        stmt = stmt.where(table.c.number_type.in_(wanted))
-    with engine.connect() as conn:
-        return [dict(row) for row in conn.execute(stmt).mappings()]
-
-
-def _country_frame_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    return [row | {"number_types": ", ".join(t for t in NUMBER_TYPES if row.get(t))} for row in rows]
+    """Regulation rows (Twilio's spelling of the number type), through the statement the API lists with."""
+    return read_rows(engine, regulations_statement(countries, number_types))
 
 
 def countries_df(
-    number_type: str | None = None,
+    number_type: Values = None,
     beta: bool | None = None,
     *,
     engine: Engine | None = None,
     settings: Settings | None = None,
 ) -> pd.DataFrame:
-    """Every synced country with one boolean per number type; filter by a type offered and by beta."""
-    wanted = normalize_number_type(number_type) if number_type is not None else None
-    rows = _fetch_countries(resolve_engine(engine, settings))
-    if wanted is not None:
-        rows = [r for r in rows if r.get(wanted)]
-    if beta is not None:
-        rows = [r for r in rows if bool(r.get("beta")) == bool(beta)]
-    return frame_from_rows(_country_frame_rows(rows), COUNTRY_COLUMNS)
+    """Every synced country with one boolean per number type; filter by types offered (any of them) and by beta."""
+    stmt = countries_statement(normalize_number_types(number_type), beta)
+    rows = read_rows(resolve_engine(engine, settings), stmt)
+    found = [CountryPublic.model_validate(row).model_dump() for row in rows]
+    return frame_from_rows(found, COUNTRY_COLUMNS)
 
 
 def availability_matrix(
-    countries: str | Iterable[str] | None = None,
+    countries: Values = None,
     *,
     engine: Engine | None = None,
     settings: Settings | None = None,
 ) -> pd.DataFrame:
     """Countries × the seven number types as booleans, indexed by country code, with the country name."""
-    rows = _fetch_countries(resolve_engine(engine, settings), normalize_countries(countries))
+    rows = read_rows(resolve_engine(engine, settings), countries_statement(codes=normalize_countries(countries)))
     frame = frame_from_rows(rows, {"country_code": "object", **MATRIX_COLUMNS})
     return frame.set_index("country_code")
 
 
 def _regulations_with_names(
-    country: str | Iterable[str] | None,
-    number_type: str | Iterable[str] | None,
+    country: Values,
+    number_type: Values,
     engine: Engine | None,
     settings: Settings | None,
 ) -> list[tuple[dict[str, Any], str | None]]:
@@ -344,20 +289,20 @@ def _regulations_with_names(
 
 
 def regulations_df(
-    country: str | Iterable[str] | None = None,
-    number_type: str | Iterable[str] | None = None,
+    country: Values = None,
+    number_type: Values = None,
     *,
     engine: Engine | None = None,
     settings: Settings | None = None,
 ) -> pd.DataFrame:
     """One row per regulation; `number_type` is the canonical key (`toll_free`) so it joins the countries."""
     found = _regulations_with_names(country, number_type, engine, settings)
-    return frame_from_rows([regulation_row(r, name) for r, name in found], REGULATION_COLUMNS)
+    return frame_from_rows([regulation_summary(r, name) for r, name in found], REGULATION_COLUMNS)
 
 
 def requirements_df(
-    country: str | Iterable[str] | None = None,
-    number_type: str | Iterable[str] | None = None,
+    country: Values = None,
+    number_type: Values = None,
     *,
     engine: Engine | None = None,
     settings: Settings | None = None,
@@ -368,8 +313,8 @@ def requirements_df(
 
 
 def documents_df(
-    country: str | Iterable[str] | None = None,
-    number_type: str | Iterable[str] | None = None,
+    country: Values = None,
+    number_type: Values = None,
     *,
     engine: Engine | None = None,
     settings: Settings | None = None,

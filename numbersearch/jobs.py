@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import inspect
 import logging
 import time
 import uuid
@@ -20,23 +19,20 @@ from sqlalchemy.exc import IntegrityError
 from .config import Settings, get_settings
 from .db import one_statement, resolve_engine
 from .errors import InputError, JobConflictError, NotFoundError, NumbersearchError, TwilioAuthError
-from .models import ACTIVE_STATUSES, SyncJob, table_of, utcnow
-from .query import normalize_sync_type
-from .sync import AUTH_MESSAGE, SyncResult, describe_error, sync_number_types, sync_regulations
-from .transform import isoformat_z
+from .models import ACTIVE_STATUSES, JOBS, JobPublic, utcnow
+from .resources import resolve_resource
+from .shared import notify
+from .sync import AUTH_MESSAGE, SyncResult, describe_failure, sync_resource
 
 if TYPE_CHECKING:
     from .client import TwilioClient
 
 log = logging.getLogger(__name__)
 
-JOBS = table_of(SyncJob)
 TERMINAL_STATUSES = ("completed", "failed")
 PROGRESS_WRITE_INTERVAL = 0.5  # seconds between progress writes (readers poll); the final numbers are always written
 
 JobCallback = Callable[[dict[str, Any]], Any]
-
-_SYNCS = {"number_types": sync_number_types, "regulations": sync_regulations}
 
 
 @dataclass
@@ -53,24 +49,14 @@ _running: dict[str, _Running] = {}
 # --- rows ---
 
 
+def job_model(row: RowMapping | Mapping[str, Any]) -> JobPublic:
+    """A job row as its read model."""
+    return JobPublic.model_validate(dict(row))
+
+
 def job_dict(row: RowMapping | Mapping[str, Any]) -> dict[str, Any]:
-    """A JSON-ready job (times ISO 8601 UTC with `Z`)."""
-    return {
-        "job_id": row["job_id"],
-        "sync_type": row["sync_type"],
-        "status": row["status"],
-        "created_at": isoformat_z(row["created_at"]),
-        "started_at": isoformat_z(row["started_at"]),
-        "completed_at": isoformat_z(row["completed_at"]),
-        "heartbeat_at": isoformat_z(row["heartbeat_at"]),
-        "countries_processed": row["countries_processed"],
-        "countries_total": row["countries_total"],
-        "countries_failed": row["countries_failed"],
-        "error": row["error"],
-        "failures": list(row["failures"] or []),
-        "rows_written": row["rows_written"],
-        "rows_removed": row["rows_removed"],
-    }
+    """A JSON-ready job: its read model's JSON (times ISO 8601 UTC with `Z`)."""
+    return job_model(row).model_dump(mode="json")
 
 
 def _normalize_job_id(job_id: str) -> str:
@@ -80,9 +66,13 @@ def _normalize_job_id(job_id: str) -> str:
         raise InputError(f"not a job id (a UUID is expected): {job_id!r}") from None
 
 
-def _read(engine: Engine, job_id: str) -> dict[str, Any] | None:
+def _read_row(engine: Engine, job_id: str) -> RowMapping | None:
     with one_statement(engine) as conn:
-        row = conn.execute(sa.select(JOBS).where(JOBS.c.job_id == job_id)).mappings().first()
+        return conn.execute(sa.select(JOBS).where(JOBS.c.job_id == job_id)).mappings().first()
+
+
+def _read(engine: Engine, job_id: str) -> dict[str, Any] | None:
+    row = _read_row(engine, job_id)
     return job_dict(row) if row is not None else None
 
 
@@ -138,7 +128,7 @@ def _fail_if_still_silent(conn: Connection, row: sa.Row[str, datetime | None, da
 
 def create_job(sync_type: str, *, engine: Engine | None = None, settings: Settings | None = None) -> dict[str, Any]:
     """Insert a pending job; JobConflictError (with the active job's id) when one of this type is active."""
-    kind = normalize_sync_type(sync_type)
+    kind = resolve_resource(sync_type).name
     settings = settings or get_settings()
     engine = resolve_engine(engine, settings)
     mark_stale_jobs(engine=engine, settings=settings)
@@ -163,19 +153,22 @@ def create_job(sync_type: str, *, engine: Engine | None = None, settings: Settin
     raise JobConflictError(kind, _active_job_id(engine, kind) or "unknown")
 
 
-def get_job(job_id: str, *, engine: Engine | None = None, settings: Settings | None = None) -> dict[str, Any]:
-    """One job; InputError for an id that is not a UUID, NotFoundError for an unknown one."""
+def read_job(job_id: str, *, engine: Engine | None = None, settings: Settings | None = None) -> JobPublic:
+    """One job as its read model; InputError for an id that is not a UUID, NotFoundError for an unknown one."""
     normalized = _normalize_job_id(job_id)
-    job = _read(resolve_engine(engine, settings), normalized)
-    if job is None:
+    row = _read_row(resolve_engine(engine, settings), normalized)
+    if row is None:
         raise NotFoundError(f"no sync job {normalized}")
-    return job
+    return job_model(row)
 
 
-def list_jobs(
-    limit: int = 10, *, engine: Engine | None = None, settings: Settings | None = None
-) -> list[dict[str, Any]]:
-    """The newest `limit` jobs (1–100), newest first; stale jobs are marked failed first."""
+def get_job(job_id: str, *, engine: Engine | None = None, settings: Settings | None = None) -> dict[str, Any]:
+    """One job, JSON-ready; InputError for an id that is not a UUID, NotFoundError for an unknown one."""
+    return read_job(job_id, engine=engine, settings=settings).model_dump(mode="json")
+
+
+def read_jobs(limit: int = 10, *, engine: Engine | None = None, settings: Settings | None = None) -> list[JobPublic]:
+    """The newest `limit` jobs (1–100) as read models, newest first; stale jobs are marked failed first."""
     if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= 100:
         raise InputError(f"limit must be an integer from 1 to 100, not {limit!r}")
     settings = settings or get_settings()
@@ -183,7 +176,14 @@ def list_jobs(
     mark_stale_jobs(engine=engine, settings=settings)
     stmt = sa.select(JOBS).order_by(JOBS.c.created_at.desc(), JOBS.c.job_id.desc()).limit(limit)
     with one_statement(engine) as conn:
-        return [job_dict(row) for row in conn.execute(stmt).mappings()]
+        return [job_model(row) for row in conn.execute(stmt).mappings()]
+
+
+def list_jobs(
+    limit: int = 10, *, engine: Engine | None = None, settings: Settings | None = None
+) -> list[dict[str, Any]]:
+    """The newest `limit` jobs (1–100), JSON-ready, newest first; stale jobs are marked failed first."""
+    return [job.model_dump(mode="json") for job in read_jobs(limit, engine=engine, settings=settings)]
 
 
 # --- running ---
@@ -213,14 +213,6 @@ async def _beat(engine: Engine, job_id: str, interval: float) -> None:
             log.warning("heartbeat of job %s failed", job_id, exc_info=True)
 
 
-async def _call(callback: JobCallback | None, job: dict[str, Any]) -> None:
-    if callback is None:
-        return
-    outcome = callback(job)
-    if inspect.isawaitable(outcome):
-        await outcome
-
-
 class _Progress:
     """Mirrors sync progress into the job row (throttled) and the caller's callback (every time)."""
 
@@ -238,7 +230,7 @@ class _Progress:
         if now - self.written_at >= PROGRESS_WRITE_INTERVAL or result.countries_processed >= result.countries_total:
             self.written_at = now
             await asyncio.to_thread(_update, self.engine, self.job["job_id"], _counts(result))
-        await _call(self.callback, dict(self.job))
+        await notify(self.callback, dict(self.job))
 
 
 def _counts(result: SyncResult) -> dict[str, Any]:
@@ -304,7 +296,7 @@ async def run_job(
         job = await asyncio.to_thread(_begin, engine, job_id)
         progress = _Progress(engine, job, on_progress)
         async with _heartbeat(engine, job_id, heartbeat_interval(settings)):
-            await _call(on_progress, dict(job))
+            await notify(on_progress, dict(job))
             error: str | None
             if twilio is None:
                 status, error = "failed", setup_error
@@ -319,7 +311,7 @@ async def run_job(
             await _close_quietly(twilio)
     final = await asyncio.to_thread(get_job, job_id, engine=engine)
     log.info("job %s %s", job_id, final["status"])
-    await _call(on_progress, dict(final))
+    await notify(on_progress, dict(final))
     return final
 
 
@@ -332,7 +324,7 @@ async def _prepare_client(settings: Settings, client: TwilioClient | None) -> tu
     try:
         return await asyncio.to_thread(TwilioClient, settings), ""
     except NumbersearchError as exc:
-        return None, describe_error(exc, settings)
+        return None, describe_failure(exc, settings)
 
 
 async def _close_quietly(client: TwilioClient) -> None:
@@ -347,14 +339,16 @@ async def _execute(
 ) -> tuple[str, str | None]:
     """Run the job's sync; the outcome as (status, error). Only cancellation escapes."""
     try:
-        result = await _SYNCS[job["sync_type"]](settings=settings, engine=engine, client=client, on_progress=progress)
+        result = await sync_resource(
+            job["sync_type"], settings=settings, engine=engine, client=client, on_progress=progress
+        )
     except TwilioAuthError:
         return "failed", AUTH_MESSAGE
     except NumbersearchError as exc:
-        return "failed", describe_error(exc, settings)
+        return "failed", describe_failure(exc, settings)
     except Exception as exc:
         log.exception("job %s crashed", job["job_id"])
-        return "failed", describe_error(exc, settings)
+        return "failed", describe_failure(exc, settings)
     progress.latest = result
     return ("completed", None) if result.ok else ("failed", result.summary())
 
@@ -455,8 +449,3 @@ async def stop_running_jobs(reason: str = "server stopped") -> list[str]:
         values = {"status": "failed", "error": reason, "completed_at": utcnow()}
         await asyncio.to_thread(_update, running.engine, job_id, values, only_active=True)
     return [job_id for job_id, _ in stopping]
-
-
-def parse_time(value: str | None) -> datetime | None:
-    """A job time string back to an aware datetime."""
-    return None if value is None else datetime.fromisoformat(value.replace("Z", "+00:00"))

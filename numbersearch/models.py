@@ -1,18 +1,35 @@
-"""The three tables of design.md §2, identical on SQLite and PostgreSQL."""
+"""The tables of design.md §2 and their read models: one row shape per table, on SQLite and PostgreSQL alike."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Annotated, Any
 
 import sqlalchemy as sa
+from pydantic import BaseModel, PlainSerializer, model_validator
 from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
+
+from .numbertypes import NUMBER_TYPES
 
 # JSONB on PostgreSQL (indexable, compact), plain JSON text elsewhere.
 JSONType = sa.JSON().with_variant(JSONB(), "postgresql")
 
 ACTIVE_STATUSES = ("pending", "in_progress")
+
+
+def isoformat_z(value: datetime | None) -> str | None:
+    """ISO 8601 in UTC with a `Z` and millisecond precision (`2024-01-15T10:30:00.123Z`)."""
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+# A UTC time that serialises to JSON as design.md §3 says (`…Z`), wherever a read model carries it.
+UTCTime = Annotated[datetime, PlainSerializer(isoformat_z, return_type=str, when_used="json")]
 
 
 class UTCDateTime(sa.TypeDecorator[datetime]):
@@ -32,26 +49,27 @@ class UTCDateTime(sa.TypeDecorator[datetime]):
         return None if value is None else value.replace(tzinfo=UTC)
 
 
-def table_of(model: type[SQLModel]) -> sa.Table:
-    """The Core table of a table model, typed (SQLModel sets `__table__` at class creation but never declares it)."""
-    table = sa.inspect(model).local_table
-    if not isinstance(table, sa.Table):
-        raise TypeError(f"{model.__name__} is not a table model")
-    return table
-
-
 def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-def _utc_column(nullable: bool = True) -> Any:
+def _time(nullable: bool = False) -> Any:
     return Field(default=None, sa_type=UTCDateTime, nullable=nullable)
 
 
-class CountryNumberTypes(SQLModel, table=True):
-    """Which number types Twilio offers in one country (from the AvailablePhoneNumbers list)."""
+class LibraryModel(SQLModel, registry=registry()):
+    """Base of numbersearch's tables: their own registry and MetaData, so an analyst's own
+    `SQLModel, table=True` classes are never created in numbersearch's database (nor ours in theirs)."""
 
-    __tablename__ = "country_number_types"
+
+METADATA: sa.MetaData = LibraryModel.metadata
+
+
+# --- country_number_types ---
+
+
+class CountryBase(LibraryModel):
+    """Which number types Twilio offers in one country (from the AvailablePhoneNumbers list)."""
 
     country_code: str = Field(primary_key=True, max_length=2)
     country: str
@@ -63,14 +81,32 @@ class CountryNumberTypes(SQLModel, table=True):
     voip: bool = False
     shared_cost: bool = False
     machine_to_machine: bool = False
-    last_updated: datetime = Field(sa_type=UTCDateTime, nullable=False)
+    last_updated: UTCTime = _time()
+    synced_at: UTCTime = _time()
 
 
-class Regulation(SQLModel, table=True):
+class CountryNumberTypes(CountryBase, table=True):
+    __tablename__ = "country_number_types"
+
+
+class CountryPublic(CountryBase):
+    """A country as every surface shows it: the row, plus `number_types`, the offered types in catalogue order."""
+
+    number_types: list[str] = []
+
+    @model_validator(mode="before")
+    @classmethod
+    def _derive_number_types(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "number_types" not in data:
+            data = data | {"number_types": [t for t in NUMBER_TYPES if data.get(t)]}
+        return data
+
+
+# --- regulations ---
+
+
+class RegulationBase(LibraryModel):
     """One business regulation, with Twilio's requirements kept exactly as received."""
-
-    __tablename__ = "regulations"
-    __table_args__ = (sa.Index("ix_regulations_country_type", "iso_country", "number_type"),)
 
     sid: str = Field(primary_key=True, max_length=34)
     friendly_name: str
@@ -79,12 +115,49 @@ class Regulation(SQLModel, table=True):
     end_user_type: str = "business"
     requirements: dict[str, Any] = Field(default_factory=dict, sa_type=JSONType, nullable=False)
     url: str
-    last_updated: datetime = Field(sa_type=UTCDateTime, nullable=False)
+    last_updated: UTCTime = _time()
+    synced_at: UTCTime = _time()
 
 
-class SyncJob(SQLModel, table=True):
-    """One sync run; the partial unique index allows one active job per sync type."""
+class Regulation(RegulationBase, table=True):
+    __tablename__ = "regulations"
+    __table_args__ = (sa.Index("ix_regulations_country_type", "iso_country", "number_type"),)
 
+
+class RegulationPublic(RegulationBase):
+    """A regulation as every surface shows it (`number_type` in Twilio's spelling: `toll-free`)."""
+
+
+# --- sync_jobs ---
+
+
+class JobFailure(BaseModel):
+    """One country that failed in a sync, with why."""
+
+    country_code: str
+    error: str
+
+
+class JobBase(LibraryModel):
+    """One sync run; the partial unique index of the table allows one active job per sync type."""
+
+    job_id: str = Field(primary_key=True, max_length=36)
+    sync_type: str = Field(max_length=20)
+    status: str = Field(default="pending", max_length=20)
+    created_at: UTCTime = _time()
+    started_at: UTCTime | None = _time(nullable=True)
+    completed_at: UTCTime | None = _time(nullable=True)
+    heartbeat_at: UTCTime | None = _time(nullable=True)
+    countries_processed: int = 0
+    countries_total: int = 0
+    countries_failed: int = 0
+    error: str | None = None
+    failures: list[dict[str, Any]] = Field(default_factory=list, sa_type=JSONType, nullable=False)
+    rows_written: int = 0
+    rows_removed: int = 0
+
+
+class SyncJob(JobBase, table=True):
     __tablename__ = "sync_jobs"
     __table_args__ = (
         sa.Index(
@@ -97,17 +170,21 @@ class SyncJob(SQLModel, table=True):
         sa.Index("ix_sync_jobs_created_at", "created_at"),
     )
 
-    job_id: str = Field(primary_key=True, max_length=36)
-    sync_type: str = Field(max_length=20)
-    status: str = Field(default="pending", max_length=20)
-    created_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
-    started_at: datetime | None = _utc_column()
-    completed_at: datetime | None = _utc_column()
-    heartbeat_at: datetime | None = _utc_column()
-    countries_processed: int = 0
-    countries_total: int = 0
-    countries_failed: int = 0
-    error: str | None = None
-    failures: list[dict[str, Any]] = Field(default_factory=list, sa_type=JSONType, nullable=False)
-    rows_written: int = 0
-    rows_removed: int = 0
+
+class JobPublic(JobBase):
+    """A sync job as every surface shows it; times are UTC, ISO 8601 with `Z`."""
+
+    failures: list[JobFailure] = []  # type: ignore[assignment]  # the typed view of the JSON column
+
+
+def table_of(model: type[SQLModel]) -> sa.Table:
+    """The Core table of a table model, typed (SQLModel sets `__table__` at class creation but never declares it)."""
+    table = sa.inspect(model).local_table
+    if not isinstance(table, sa.Table):
+        raise TypeError(f"{model.__name__} is not a table model")
+    return table
+
+
+COUNTRIES = table_of(CountryNumberTypes)
+REGULATIONS = table_of(Regulation)
+JOBS = table_of(SyncJob)

@@ -1,8 +1,9 @@
-"""Readers of the synced tables: countries, regulations and the last completed sync, as JSON-ready dicts."""
+"""Readers of the synced tables: one statement per listing (the DataFrames use the same), rows as read models."""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -12,15 +13,17 @@ from sqlalchemy.engine import Engine
 from .config import Settings
 from .db import resolve_engine
 from .errors import InputError, NotFoundError
-from .models import CountryNumberTypes, Regulation, SyncJob, table_of
-from .numbertypes import NUMBER_TYPES, REGULATION_TYPES, normalize_number_type
-from .transform import country_dict, regulation_dict
-
-COUNTRIES = table_of(CountryNumberTypes)
-REGULATIONS = table_of(Regulation)
-JOBS = table_of(SyncJob)
+from .models import COUNTRIES, JOBS, REGULATIONS, CountryPublic, RegulationPublic
+from .numbertypes import NUMBER_TYPES, REGULATION_TYPES, NumberType, normalize_number_type
+from .resources import resolve_resource
+from .shared import split_values
 
 _COUNTRY_CODE = re.compile(r"^[A-Za-z]{2}$")
+
+Values = str | Iterable[str] | None
+
+
+# --- filters: one value or many (repeated or comma-separated, ORed); empty means no filter ---
 
 
 def normalize_country_code(value: str) -> str:
@@ -31,77 +34,132 @@ def normalize_country_code(value: str) -> str:
     return text.upper()
 
 
-def normalize_sync_type(value: str) -> str:
-    """`number_types` (any of number_types / number-types / number types) or `regulations`, else InputError."""
-    squashed = re.sub(r"[\s_\-]+", "_", (value or "").strip().lower())
-    if squashed in ("number_types", "regulations"):
-        return squashed
-    raise InputError(f"unknown sync type {value!r}: use number_types or regulations")
+def normalize_countries(value: Values) -> list[str] | None:
+    """One code or many (any case, comma-separated too) → sorted unique codes; None means every country."""
+    values = split_values(value)
+    return None if values is None else sorted({normalize_country_code(v) for v in values})
 
 
-def _rows(engine: Engine, stmt: sa.Select[Any]) -> list[dict[str, Any]]:
+def normalize_number_types(value: Values) -> list[NumberType] | None:
+    """One type or many, in any spelling → canonical keys in catalogue order; None means every type."""
+    values = split_values(value)
+    if values is None:
+        return None
+    wanted = {normalize_number_type(v) for v in values}
+    return [t for t in NUMBER_TYPES if t in wanted]
+
+
+# --- the statements ---
+
+
+def countries_statement(
+    number_types: list[NumberType] | None = None, beta: bool | None = None, codes: list[str] | None = None
+) -> sa.Select[Any]:
+    """Countries by code; those offering any of `number_types`, with the beta flag, among `codes`."""
+    stmt = sa.select(COUNTRIES).order_by(COUNTRIES.c.country_code)
+    if codes is not None:
+        stmt = stmt.where(COUNTRIES.c.country_code.in_(codes))
+    if number_types is not None:
+        stmt = stmt.where(sa.or_(*(COUNTRIES.c[t].is_(True) for t in number_types)))
+    if beta is not None:
+        stmt = stmt.where(COUNTRIES.c.beta.is_(bool(beta)))
+    return stmt
+
+
+def regulations_statement(
+    countries: list[str] | None = None, number_types: list[NumberType] | None = None
+) -> sa.Select[Any]:
+    """Regulations by country, Twilio's number type and sid; filtered by codes and canonical types."""
+    stmt = sa.select(REGULATIONS).order_by(REGULATIONS.c.iso_country, REGULATIONS.c.number_type, REGULATIONS.c.sid)
+    if countries is not None:
+        stmt = stmt.where(REGULATIONS.c.iso_country.in_(countries))
+    if number_types is not None:
+        # Only four types have regulations; asking for another simply matches nothing.
+        regulated = [REGULATION_TYPES[t] for t in number_types if t in REGULATION_TYPES]
+        stmt = stmt.where(REGULATIONS.c.number_type.in_(regulated))
+    return stmt
+
+
+def read_rows(engine: Engine, stmt: sa.Select[Any]) -> list[dict[str, Any]]:
     with engine.connect() as conn:
         return [dict(row) for row in conn.execute(stmt).mappings()]
 
 
+# --- read models ---
+
+
+def read_countries(
+    *, number_type: Values = None, beta: bool | None = None, country: Values = None, engine: Engine
+) -> list[CountryPublic]:
+    stmt = countries_statement(normalize_number_types(number_type), beta, normalize_countries(country))
+    return [CountryPublic.model_validate(row) for row in read_rows(engine, stmt)]
+
+
+def read_regulations(
+    *, country: Values = None, number_type: Values = None, engine: Engine
+) -> list[RegulationPublic]:
+    stmt = regulations_statement(normalize_countries(country), normalize_number_types(number_type))
+    return [RegulationPublic.model_validate(row) for row in read_rows(engine, stmt)]
+
+
+def read_country(code: str, *, engine: Engine) -> CountryPublic:
+    cc = normalize_country_code(code)
+    found = read_rows(engine, countries_statement(codes=[cc]))
+    if not found:
+        raise NotFoundError(f"country {cc} is not in the database (run `numbersearch sync number-types`?)")
+    return CountryPublic.model_validate(found[0])
+
+
+def read_regulation(sid: str, *, engine: Engine) -> RegulationPublic:
+    found = read_rows(engine, sa.select(REGULATIONS).where(REGULATIONS.c.sid == sid))
+    if not found:
+        raise NotFoundError(f"regulation {sid} is not in the database")
+    return RegulationPublic.model_validate(found[0])
+
+
+# --- JSON-ready dicts: the read models' JSON, as the API sends it ---
+
+
 def list_countries(
     *,
-    number_type: str | None = None,
+    number_type: Values = None,
     beta: bool | None = None,
     engine: Engine | None = None,
     settings: Settings | None = None,
 ) -> list[dict[str, Any]]:
-    """Countries by code; `number_type` (any spelling) keeps those offering it, `beta` filters on the flag."""
-    stmt = sa.select(COUNTRIES).order_by(COUNTRIES.c.country_code)
-    if number_type is not None:
-        stmt = stmt.where(COUNTRIES.c[normalize_number_type(number_type)].is_(True))
-    if beta is not None:
-        stmt = stmt.where(COUNTRIES.c.beta.is_(bool(beta)))
-    return [country_dict(row) for row in _rows(resolve_engine(engine, settings), stmt)]
+    """Countries by code; `number_type` (any spelling, one or many) keeps those offering it, `beta` the flag."""
+    found = read_countries(number_type=number_type, beta=beta, engine=resolve_engine(engine, settings))
+    return [country.model_dump(mode="json") for country in found]
 
 
 def get_country(code: str, *, engine: Engine | None = None, settings: Settings | None = None) -> dict[str, Any]:
     """One country by ISO code (any case); NotFoundError when it is not stored."""
-    cc = normalize_country_code(code)
-    rows = _rows(resolve_engine(engine, settings), sa.select(COUNTRIES).where(COUNTRIES.c.country_code == cc))
-    if not rows:
-        raise NotFoundError(f"country {cc} is not in the database (run a number-types sync?)")
-    return country_dict(rows[0])
+    return read_country(code, engine=resolve_engine(engine, settings)).model_dump(mode="json")
 
 
 def list_regulations(
     *,
-    country: str | None = None,
-    number_type: str | None = None,
+    country: Values = None,
+    number_type: Values = None,
     engine: Engine | None = None,
     settings: Settings | None = None,
 ) -> list[dict[str, Any]]:
-    """Business regulations ordered by country, type and sid; filters by country and number type (any spelling)."""
-    stmt = sa.select(REGULATIONS).order_by(REGULATIONS.c.iso_country, REGULATIONS.c.number_type, REGULATIONS.c.sid)
-    if country is not None:
-        stmt = stmt.where(REGULATIONS.c.iso_country == normalize_country_code(country))
-    if number_type is not None:
-        canonical = normalize_number_type(number_type)
-        if canonical not in REGULATION_TYPES:
-            return []  # a real type that Twilio publishes no regulations for
-        stmt = stmt.where(REGULATIONS.c.number_type == REGULATION_TYPES[canonical])
-    return [regulation_dict(row) for row in _rows(resolve_engine(engine, settings), stmt)]
+    """Business regulations by country, type and sid; filters by countries and number types (any spelling)."""
+    found = read_regulations(country=country, number_type=number_type, engine=resolve_engine(engine, settings))
+    return [regulation.model_dump(mode="json") for regulation in found]
 
 
 def get_regulation(sid: str, *, engine: Engine | None = None, settings: Settings | None = None) -> dict[str, Any]:
     """One regulation by sid; NotFoundError when it is not stored."""
-    rows = _rows(resolve_engine(engine, settings), sa.select(REGULATIONS).where(REGULATIONS.c.sid == sid))
-    if not rows:
-        raise NotFoundError(f"regulation {sid} is not in the database")
-    return regulation_dict(rows[0])
+    return read_regulation(sid, engine=resolve_engine(engine, settings)).model_dump(mode="json")
 
 
 def last_completed(
     sync_type: str, *, engine: Engine | None = None, settings: Settings | None = None
 ) -> datetime | None:
-    """When the last completed sync of this type finished (aware UTC), or None."""
+    """When the last completed sync of this resource finished (aware UTC), or None."""
     stmt = sa.select(sa.func.max(JOBS.c.completed_at)).where(
-        JOBS.c.sync_type == normalize_sync_type(sync_type), JOBS.c.status == "completed"
+        JOBS.c.sync_type == resolve_resource(sync_type).name, JOBS.c.status == "completed"
     )
     with resolve_engine(engine, settings).connect() as conn:
         value = conn.execute(stmt).scalar()

@@ -1,34 +1,33 @@
-"""The two syncs: Twilio's country list into `country_number_types`, business regulations into `regulations`."""
+"""The sync engine: any declared resource fetched, transformed and written, whole or fanned out per country."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import inspect
 import logging
-from collections.abc import AsyncIterator, Callable, Collection, Sequence
+from collections.abc import AsyncIterator, Callable, Collection
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from . import store
 from .config import Settings, get_settings
-from .db import resolve_engine, upsert
-from .errors import CatalogueError, TwilioAuthError, TwilioError
-from .models import CountryNumberTypes, Regulation, table_of, utcnow
-from .transform import business_regulation_rows, country_rows
+from .db import resolve_engine
+from .errors import CatalogueError, TwilioAuthError, TwilioError, TwilioUnreachable
+from .models import utcnow
+from .resources import RESOURCES, Resource, resolve_resource
+from .shared import notify
 
 if TYPE_CHECKING:
     from .client import TwilioClient
 
 log = logging.getLogger(__name__)
 
-COUNTRIES = table_of(CountryNumberTypes)
-REGULATIONS = table_of(Regulation)
-
 AUTH_MESSAGE = "Twilio rejected the credentials (20003)"
 MAX_ERROR_CHARS = 300
+# Failures that no other country would escape either: they stop the whole sync at once.
+FATAL = (TwilioAuthError, TwilioUnreachable)
 
 ProgressCallback = Callable[["SyncResult"], Any]
 
@@ -57,7 +56,7 @@ class SyncResult:
         if not self.failures:
             return None
         parts = [
-            f"{f['country_code']} ({_shorten(f['error'], message_chars)})"
+            f"{f['country_code']} ({shorten(f['error'], message_chars)})"
             for f in sorted(self.failures, key=lambda f: f["country_code"])[:shown]
         ]
         more = len(self.failures) - shown
@@ -65,7 +64,7 @@ class SyncResult:
         return f"{len(self.failures)} of {self.countries_total} countries failed: {', '.join(parts)}{tail}"
 
 
-def _shorten(text: str, limit: int) -> str:
+def shorten(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
@@ -77,22 +76,14 @@ def scrub(text: str, settings: Settings | None) -> str:
     return text
 
 
-def describe_error(exc: BaseException, settings: Settings | None) -> str:
+def describe_failure(exc: BaseException, settings: Settings | None) -> str:
     """One short line for a failure record: Twilio's own message, or the exception type and first line."""
     if isinstance(exc, TwilioAuthError):
         return AUTH_MESSAGE
     text = str(exc).strip()
     first = text.splitlines()[0] if text else ""
     message = first if isinstance(exc, TwilioError) and first else f"{type(exc).__name__}: {first}".rstrip(": ")
-    return _shorten(scrub(message, settings), MAX_ERROR_CHARS)
-
-
-async def _report(on_progress: ProgressCallback | None, result: SyncResult) -> None:
-    if on_progress is None:
-        return
-    outcome = on_progress(result)
-    if inspect.isawaitable(outcome):
-        await outcome
+    return shorten(scrub(message, settings), MAX_ERROR_CHARS)
 
 
 @contextlib.asynccontextmanager
@@ -107,78 +98,179 @@ async def client_scope(settings: Settings, client: TwilioClient | None) -> Async
         yield own
 
 
-# --- worker-thread work: rows built from Twilio's JSON, and every database read and write ---
+# --- worker-thread work: rows built from Twilio's JSON, and their write ---
 
 
-def replace_countries(engine: Engine, rows: Sequence[dict[str, Any]]) -> tuple[int, int]:
-    """Upsert the whole country list and delete the countries it no longer has, in one transaction."""
-    codes = [row["country_code"] for row in rows]
-    with engine.begin() as conn:
-        written = upsert(conn, COUNTRIES, rows, ["country_code"])
-        removed = conn.execute(sa.delete(COUNTRIES).where(COUNTRIES.c.country_code.not_in(codes))).rowcount
-    return written, removed or 0
-
-
-def replace_country_regulations(engine: Engine, country_code: str, rows: Sequence[dict[str, Any]]) -> tuple[int, int]:
-    """One country's regulations, complete: upsert them, then delete its rows Twilio no longer returned."""
-    sids = [row["sid"] for row in rows]
-    with engine.begin() as conn:
-        written = upsert(conn, REGULATIONS, rows, ["sid"]) if rows else 0
-        stale = REGULATIONS.c.iso_country == country_code
-        if sids:
-            stale = sa.and_(stale, REGULATIONS.c.sid.not_in(sids))
-        removed = conn.execute(sa.delete(REGULATIONS).where(stale)).rowcount
-    return written, removed or 0
-
-
-def store_listed_countries(engine: Engine, countries: Sequence[dict[str, Any]]) -> list[str]:
-    """Store Twilio's country list without removing any country; returns the codes it holds."""
-    rows = country_rows(countries, utcnow())
+def store_whole(resource: Resource, engine: Engine, payload: Any) -> tuple[int, int, int]:
+    """A whole resource's rows replace its table; (rows, written, removed). An empty answer keeps what is stored."""
+    rows = resource.transform(payload)
     if not rows:
-        raise CatalogueError("Twilio listed no countries, so there are no regulations to sync")
-    with engine.begin() as conn:
-        upsert(conn, COUNTRIES, rows, ["country_code"])
-    return [row["country_code"] for row in rows]
+        # An empty list is far likelier a fault than Twilio closing everything: keep what is stored.
+        raise CatalogueError(f"{resource.empty_means}; the stored rows were kept")
+    written, removed = store.replace_all(engine, resource.table, resource.key, rows, utcnow())
+    return len(rows), written, removed
 
 
-def store_country_regulations(
-    engine: Engine, country_code: str, regulations: Sequence[dict[str, Any]]
-) -> tuple[int, int]:
-    """Build one country's business rows from all of its pages and replace its stored rows with them."""
-    rows = _own_rows(business_regulation_rows(regulations, utcnow()), country_code)
-    return replace_country_regulations(engine, country_code, rows)
-
-
-def _own_rows(rows: list[dict[str, Any]], country_code: str) -> list[dict[str, Any]]:
-    own = [row for row in rows if row["iso_country"] == country_code]
+def store_partition(resource: Resource, engine: Engine, code: str, payload: Any) -> tuple[int, int]:
+    """One country's rows, from all of its pages, replace its stored rows."""
+    assert resource.partition_column is not None
+    rows = resource.transform(payload)
+    own = [row for row in rows if row[resource.partition_column] == code]
     if len(own) < len(rows):
         # Another country's rows would be deleted again by that country's own replace; never store them here.
-        log.warning("ignoring %d regulations of other countries in %s's answer", len(rows) - len(own), country_code)
-    return own
+        log.warning("ignoring %d rows of other countries in %s's answer", len(rows) - len(own), code)
+    return store.replace_partition(engine, resource.table, resource.key, resource.partition_column, code, own, utcnow())
 
 
-def remove_orphan_regulations(engine: Engine, country_codes: Sequence[str]) -> int:
-    """Delete regulations of countries that are no longer in the country list."""
-    with engine.begin() as conn:
-        result = conn.execute(sa.delete(REGULATIONS).where(REGULATIONS.c.iso_country.not_in(country_codes)))
-    return result.rowcount or 0
+def store_dependency(resource: Resource, engine: Engine, payload: Any) -> int:
+    """A dependency's rows added without removing any: enough for another resource to fan out over."""
+    return store.add_rows(engine, resource.table, resource.key, resource.transform(payload), utcnow())
 
 
-def stored_country_codes(engine: Engine) -> list[str]:
-    """Stored countries, those with the most regulations first so long multi-page countries start early."""
-    counts = (
-        sa.select(REGULATIONS.c.iso_country, sa.func.count().label("n")).group_by(REGULATIONS.c.iso_country).subquery()
+# --- the engine ---
+
+
+async def sync_resource(
+    resource: str | Resource,
+    *,
+    settings: Settings | None = None,
+    engine: Engine | None = None,
+    client: TwilioClient | None = None,
+    on_progress: ProgressCallback | None = None,
+) -> SyncResult:
+    """Sync one resource from Twilio into its table and return the counts.
+
+    A partitioned resource replaces each country in its own transaction once all its pages arrived; a failed
+    country keeps its old rows and is listed in `failures`; rows of countries no longer listed are swept only
+    after a run with no failure. A rejected token (401) or an unreachable Twilio stops everything at once.
+    """
+    resource = resolve_resource(resource)
+    settings = settings or get_settings()
+    engine = await asyncio.to_thread(resolve_engine, engine, settings)
+    result = SyncResult(resource.name)
+    async with client_scope(settings, client) as twilio:
+        if resource.partitioned:
+            await _sync_partitioned(resource, twilio, engine, result, on_progress, settings)
+        else:
+            await _sync_whole(resource, twilio, engine, result, on_progress)
+    log.info(
+        "%s synced: %d of %d countries, %d failed, %d rows written, %d removed",
+        resource.name,
+        result.countries_processed - result.countries_failed,
+        result.countries_total,
+        result.countries_failed,
+        result.rows_written,
+        result.rows_removed,
     )
-    stmt = (
-        sa.select(COUNTRIES.c.country_code)
-        .outerjoin(counts, counts.c.iso_country == COUNTRIES.c.country_code)
-        .order_by(sa.func.coalesce(counts.c.n, 0).desc(), COUNTRIES.c.country_code)
-    )
-    with engine.connect() as conn:
-        return [code for (code,) in conn.execute(stmt)]
+    return result
 
 
-# --- number types ---
+async def _sync_whole(
+    resource: Resource,
+    twilio: TwilioClient,
+    engine: Engine,
+    result: SyncResult,
+    on_progress: ProgressCallback | None,
+) -> None:
+    assert resource.fetch is not None
+    payload = await resource.fetch(twilio)
+    # Building the rows is CPU work: it runs in the worker thread with the write, so the loop only awaits I/O.
+    total, result.rows_written, result.rows_removed = await asyncio.to_thread(store_whole, resource, engine, payload)
+    result.countries_total = result.countries_processed = total
+    await notify(on_progress, result)
+
+
+async def _partitions(resource: Resource, twilio: TwilioClient, engine: Engine) -> list[str]:
+    """The countries to fan out over; a dependency is fetched and stored first when there are none yet."""
+    assert resource.partitions is not None
+    codes = await resource.partitions(twilio, engine)
+    if codes or not resource.depends_on:
+        return codes
+    for name in resource.depends_on:
+        dependency = RESOURCES[name]
+        assert dependency.fetch is not None
+        await asyncio.to_thread(store_dependency, dependency, engine, await dependency.fetch(twilio))
+    codes = await resource.partitions(twilio, engine)
+    if not codes:
+        raise CatalogueError(resource.empty_means)
+    return codes
+
+
+async def _sync_partitioned(
+    resource: Resource,
+    twilio: TwilioClient,
+    engine: Engine,
+    result: SyncResult,
+    on_progress: ProgressCallback | None,
+    settings: Settings,
+) -> None:
+    codes = await _partitions(resource, twilio, engine)
+    result.countries_total = len(codes)
+    await notify(on_progress, result)
+    await _fan_out(resource, twilio, engine, codes, result, on_progress, settings)
+    if result.ok and resource.sweep_orphans:
+        assert resource.partition_column is not None
+        swept = await asyncio.to_thread(store.sweep_orphans, engine, resource.table, resource.partition_column, codes)
+        result.rows_removed += swept
+
+
+async def _sync_partition(resource: Resource, twilio: TwilioClient, engine: Engine, code: str) -> tuple[int, int]:
+    assert resource.fetch_partition is not None
+    payload = await resource.fetch_partition(twilio, code)
+    return await asyncio.to_thread(store_partition, resource, engine, code, payload)
+
+
+async def _fan_out(
+    resource: Resource,
+    twilio: TwilioClient,
+    engine: Engine,
+    codes: list[str],
+    result: SyncResult,
+    on_progress: ProgressCallback | None,
+    settings: Settings,
+) -> None:
+    """Every country at once (the client's one semaphore bounds the requests), counted as each finishes.
+
+    No serial probe goes first: a rejected token fails the first answer back, and the rest are cancelled then.
+    No task outlives this call.
+    """
+    tasks = {asyncio.create_task(_sync_partition(resource, twilio, engine, code)): code for code in codes}
+    try:
+        pending: set[asyncio.Task[tuple[int, int]]] = set(tasks)
+        while pending:
+            done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+            for task in sorted(done, key=lambda t: tasks[t]):
+                _record(result, tasks[task], task, settings)
+            await notify(on_progress, result)
+    finally:
+        await _cancel_all(tasks)
+
+
+async def _cancel_all(tasks: Collection[asyncio.Task[Any]]) -> None:
+    # Cancelling a finished task does nothing; gathering it collects an exception nobody else will read.
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+
+
+def _record(result: SyncResult, code: str, task: asyncio.Task[tuple[int, int]], settings: Settings) -> None:
+    """Count one finished country; a fatal failure is re-raised to stop the whole sync."""
+    exc = task.exception()
+    if isinstance(exc, FATAL):
+        raise exc
+    result.countries_processed += 1
+    if exc is None:
+        written, removed = task.result()
+        result.rows_written += written
+        result.rows_removed += removed
+        return
+    if not isinstance(exc, TwilioError):
+        log.warning("country %s failed unexpectedly", code, exc_info=exc)
+    result.failures.append({"country_code": code, "error": describe_failure(exc, settings)})
+    result.failures.sort(key=lambda f: f["country_code"])
+
+
+# --- one entry point per resource ---
 
 
 async def sync_number_types(
@@ -189,113 +281,7 @@ async def sync_number_types(
     on_progress: ProgressCallback | None = None,
 ) -> SyncResult:
     """Copy Twilio's country list (one request) into `country_number_types`, removing countries it dropped."""
-    settings = settings or get_settings()
-    engine = await asyncio.to_thread(resolve_engine, engine, settings)
-    result = SyncResult("number_types")
-    async with client_scope(settings, client) as twilio:
-        countries = await twilio.list_countries()
-    rows = await asyncio.to_thread(country_rows, countries, utcnow())
-    if not rows:
-        # An empty list is far likelier a fault than Twilio closing every country: keep what is stored.
-        raise CatalogueError("Twilio listed no countries; the stored countries were kept")
-    result.countries_total = len(rows)
-    await _report(on_progress, result)
-    result.rows_written, result.rows_removed = await asyncio.to_thread(replace_countries, engine, rows)
-    result.countries_processed = len(rows)
-    await _report(on_progress, result)
-    log.info("number types synced: %d countries written, %d removed", result.rows_written, result.rows_removed)
-    return result
-
-
-# --- regulations ---
-
-
-async def _fetch_country_regulations(
-    twilio: TwilioClient, country_code: str, first_page: asyncio.Event | None
-) -> list[dict[str, Any]]:
-    regulations: list[dict[str, Any]] = []
-    async for page in twilio.iter_regulation_pages(
-        iso_country=country_code, end_user_type="business", include_constraints=True, page_size=1000
-    ):
-        regulations.extend(page)
-        if first_page is not None:
-            first_page.set()
-    return regulations
-
-
-async def _sync_country(
-    twilio: TwilioClient, engine: Engine, country_code: str, first_page: asyncio.Event | None = None
-) -> tuple[int, int]:
-    regulations = await _fetch_country_regulations(twilio, country_code, first_page)
-    # Building the rows is CPU work: it runs in the worker thread with the write, so the loop only awaits I/O.
-    return await asyncio.to_thread(store_country_regulations, engine, country_code, regulations)
-
-
-async def _country_codes(engine: Engine, twilio: TwilioClient) -> tuple[list[str], bool]:
-    """The countries to sync, and whether Twilio was asked already (which proves the credentials)."""
-    codes = await asyncio.to_thread(stored_country_codes, engine)
-    if codes:
-        return codes, False
-    countries = await twilio.list_countries()
-    return await asyncio.to_thread(store_listed_countries, engine, countries), True
-
-
-async def _launch(
-    twilio: TwilioClient,
-    engine: Engine,
-    codes: list[str],
-    probe: bool,
-    tasks: dict[asyncio.Task[tuple[int, int]], str],
-) -> None:
-    """One task per country, recorded in `tasks` (so the caller can cancel them whatever happens).
-
-    With `probe`, the first country's first page must arrive before the rest start: a rejected token
-    then costs one request rather than one per concurrency slot.
-    """
-    codes = list(codes)
-    if probe and codes:
-        first_page = asyncio.Event()
-        first = asyncio.create_task(_sync_country(twilio, engine, codes[0], first_page))
-        tasks[first] = codes.pop(0)
-        waiter = asyncio.create_task(first_page.wait())
-        try:
-            await asyncio.wait({first, waiter}, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            waiter.cancel()
-        if first.done() and not first.cancelled() and isinstance(first.exception(), TwilioAuthError):
-            return
-    for code in codes:
-        tasks[asyncio.create_task(_sync_country(twilio, engine, code))] = code
-
-
-async def _sync_countries(
-    twilio: TwilioClient,
-    engine: Engine,
-    codes: list[str],
-    probe: bool,
-    result: SyncResult,
-    on_progress: ProgressCallback | None,
-    settings: Settings,
-) -> None:
-    """Sync the countries concurrently, counting each as it finishes; no task outlives this call."""
-    tasks: dict[asyncio.Task[tuple[int, int]], str] = {}
-    try:
-        await _launch(twilio, engine, codes, probe, tasks)
-        pending: set[asyncio.Task[tuple[int, int]]] = set(tasks)
-        while pending:
-            done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
-            for task in sorted(done, key=lambda t: tasks[t]):
-                _record(result, tasks[task], task, settings)
-            await _report(on_progress, result)
-    finally:
-        await _cancel_all(tasks)
-
-
-async def _cancel_all(tasks: Collection[asyncio.Task[Any]]) -> None:
-    # Cancelling a finished task does nothing; gathering it collects an exception nobody else will read.
-    for task in tasks:
-        task.cancel()
-    await asyncio.gather(*tasks, return_exceptions=True)
+    return await sync_resource("number_types", settings=settings, engine=engine, client=client, on_progress=on_progress)
 
 
 async def sync_regulations(
@@ -308,42 +294,5 @@ async def sync_regulations(
     """Replace every stored country's business regulations, country by country, concurrently.
 
     Countries come from `country_number_types` (the list is fetched and stored first when it is empty).
-    A country's rows are replaced in one transaction once all its pages arrived; a failed country keeps
-    its old rows and is listed in `failures`. A rejected token (401) stops everything at once.
     """
-    settings = settings or get_settings()
-    engine = await asyncio.to_thread(resolve_engine, engine, settings)
-    result = SyncResult("regulations")
-    async with client_scope(settings, client) as twilio:
-        codes, asked = await _country_codes(engine, twilio)
-        result.countries_total = len(codes)
-        await _report(on_progress, result)
-        await _sync_countries(twilio, engine, codes, not asked, result, on_progress, settings)
-    if result.ok:
-        result.rows_removed += await asyncio.to_thread(remove_orphan_regulations, engine, codes)
-    log.info(
-        "regulations synced: %d of %d countries, %d failed, %d rows written, %d removed",
-        result.countries_processed - result.countries_failed,
-        result.countries_total,
-        result.countries_failed,
-        result.rows_written,
-        result.rows_removed,
-    )
-    return result
-
-
-def _record(result: SyncResult, code: str, task: asyncio.Task[tuple[int, int]], settings: Settings) -> None:
-    """Count one finished country; a rejected token is re-raised to stop the whole sync."""
-    exc = task.exception()
-    if isinstance(exc, TwilioAuthError):
-        raise exc
-    result.countries_processed += 1
-    if exc is None:
-        written, removed = task.result()
-        result.rows_written += written
-        result.rows_removed += removed
-        return
-    if not isinstance(exc, TwilioError):
-        log.warning("country %s failed unexpectedly", code, exc_info=exc)
-    result.failures.append({"country_code": code, "error": describe_error(exc, settings)})
-    result.failures.sort(key=lambda f: f["country_code"])
+    return await sync_resource("regulations", settings=settings, engine=engine, client=client, on_progress=on_progress)

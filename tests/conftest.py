@@ -15,10 +15,10 @@ from typing import Any
 
 import pytest
 
-from numbersearch.db import upsert
 from numbersearch.models import CountryNumberTypes, Regulation
 from numbersearch.numbertypes import NUMBER_TYPES
 from numbersearch.sandbox import Catalogue, generate_catalogue
+from numbersearch.store import stamp, upsert
 
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 PG_BASE = os.environ.get("NUMBERSEARCH_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
@@ -184,7 +184,7 @@ def sandbox_catalogue() -> Catalogue:
 
 
 def seed_database(engine, countries: list[dict], regulations: list[dict]) -> None:
-    """Rows as a sync would write them (one write path: db.upsert)."""
+    """Rows as a sync would write them (one write path: store.upsert, times stamped as a write stamps them)."""
     now = datetime.now(UTC)
     with engine.begin() as conn:
         country_rows = [
@@ -193,14 +193,13 @@ def seed_database(engine, countries: list[dict], regulations: list[dict]) -> Non
                 "country": c["country"],
                 "beta": c["beta"],
                 **{t: t in c["number_types"] for t in NUMBER_TYPES},
-                "last_updated": now,
             }
             for c in countries
         ]
-        upsert(conn, CountryNumberTypes.__table__, country_rows, ["country_code"])
+        upsert(conn, CountryNumberTypes.__table__, stamp(country_rows, now), ["country_code"])
         regulation_rows = [
             {k: r[k] for k in ("sid", "friendly_name", "iso_country", "number_type", "end_user_type", "requirements")}
-            | {"url": f"https://numbers.twilio.com/v2/RegulatoryCompliance/Regulations/{r['sid']}", "last_updated": now}
+            | {"url": f"https://numbers.twilio.com/v2/RegulatoryCompliance/Regulations/{r['sid']}"}
             for r in regulations
         ]
-        upsert(conn, Regulation.__table__, regulation_rows, ["sid"])
+        upsert(conn, Regulation.__table__, stamp(regulation_rows, now), ["sid"])

@@ -94,10 +94,11 @@ def test_bad_arguments_are_usage_errors(sqlite_url: str) -> None:
 
 
 def test_unknown_or_malformed_job_ids(sqlite_url: str) -> None:
+    # Bad input, exit 2 (design.md §5), like every other bad value on the command line.
     result = run("job", "nope", "--database-url", sqlite_url)
-    assert result.exit_code == 1 and "not a job id" in result.stderr
+    assert result.exit_code == 2 and "not a job id" in result.stderr
     result = run("job", "00000000-0000-0000-0000-000000000000", "--database-url", sqlite_url)
-    assert result.exit_code == 1 and "no sync job" in result.stderr
+    assert result.exit_code == 2 and "no sync job" in result.stderr
 
 
 def test_empty_database_says_what_to_do(sqlite_url: str) -> None:
@@ -108,15 +109,15 @@ def test_empty_database_says_what_to_do(sqlite_url: str) -> None:
 
 def test_missing_credentials_name_the_variable(sqlite_url: str) -> None:
     result = run("sync", "regulations", "--database-url", sqlite_url)
-    assert result.exit_code == 2
+    assert result.exit_code == 3  # configuration (design.md §5)
     assert "TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN are not set" in result.stderr
 
 
-def test_an_unopenable_database_is_one_line_and_exit_2(tmp_path) -> None:
+def test_an_unopenable_database_is_one_line_and_exit_4(tmp_path) -> None:
     url = f"sqlite:///{tmp_path / 'missing-folder' / 'x.db'}"
     for args in (["countries"], ["jobs"], ["demo"]):
         result = run(*args, "--database-url", url)
-        assert result.exit_code == 2, args
+        assert result.exit_code == 4, args
         assert result.stderr.count("\n") == 1 and "cannot open database" in result.stderr
 
 

@@ -1,4 +1,4 @@
-"""Engines, schema creation and the batched upsert on both dialects."""
+"""Engines, driver errors turned into the tree, the library's own MetaData, and the batched upsert."""
 
 from __future__ import annotations
 
@@ -7,9 +7,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import sqlalchemy as sa
 
-from numbersearch.db import make_engine, safe_url, upsert
-from numbersearch.errors import DatabaseError
-from numbersearch.models import Regulation, SyncJob
+from numbersearch.db import make_engine, masked_database_url
+from numbersearch.errors import DatabaseError, InputError
+from numbersearch.models import REGULATIONS, Regulation, SyncJob
+from numbersearch.store import upsert
 
 
 def _regulation(sid: str, name: str, when: datetime) -> dict:
@@ -22,6 +23,7 @@ def _regulation(sid: str, name: str, when: datetime) -> dict:
         "requirements": {"end_user": [{"name": "Business"}], "supporting_document": [[]]},
         "url": f"https://numbers.example/v2/RegulatoryCompliance/Regulations/{sid}",
         "last_updated": when,
+        "synced_at": when,
     }
 
 
@@ -59,14 +61,45 @@ def test_one_active_job_per_type_is_enforced_by_the_database(database_url: str) 
 def test_unopenable_databases_give_one_clear_line() -> None:
     with pytest.raises(DatabaseError, match="does not exist"):
         make_engine("sqlite:////no/such/folder/x.db")
-    with pytest.raises(DatabaseError, match=r"cannot open database postgresql\+psycopg://u:\*\*\*@127.0.0.1:1/x"):
+    masked = r"database postgresql\+psycopg://u:\*\*\*@127.0.0.1:1/x: connection failed"
+    with pytest.raises(DatabaseError, match=masked):
         make_engine("postgresql+psycopg://u:pw-secret@127.0.0.1:1/x")
     with pytest.raises(DatabaseError, match="not a database URL"):
         make_engine("definitely not a url")
 
 
-def test_safe_url_hides_the_password() -> None:
-    assert "pw-secret" not in safe_url("postgresql+psycopg://u:pw-secret@db/x")
+def test_masked_database_url_hides_the_password() -> None:
+    assert masked_database_url("postgresql+psycopg://u:pw-secret@db/x") == "postgresql+psycopg://u:***@db/x"
+
+
+def test_driver_errors_reach_callers_as_the_trees_own(database_url: str) -> None:
+    engine = make_engine(database_url)
+    with pytest.raises(DatabaseError, match="no_such_table"), engine.connect() as conn:
+        conn.execute(sa.text("SELECT * FROM no_such_table"))
+    engine.dispose()
+
+
+def test_a_value_the_database_cannot_hold_is_an_input_error(postgres_url: str) -> None:
+    # PostgreSQL text cannot hold a NUL byte: the sid a user typed is at fault, not the server.
+    engine = make_engine(postgres_url)
+    with pytest.raises(InputError, match="cannot hold"), engine.connect() as conn:
+        conn.execute(sa.select(REGULATIONS).where(REGULATIONS.c.sid == "RN\x00x")).all()
+    engine.dispose()
+
+
+def test_an_analysts_own_tables_never_land_in_numbersearchs_database(tmp_path) -> None:
+    from sqlmodel import Field, SQLModel
+
+    class Notes(SQLModel, table=True):  # an analyst's own model, in the default SQLModel registry
+        __tablename__ = "analyst_notes"
+        id: int = Field(primary_key=True)
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'ns.db'}")
+    assert "analyst_notes" not in sa.inspect(engine).get_table_names()
+    assert {"country_number_types", "regulations", "sync_jobs"} <= set(sa.inspect(engine).get_table_names())
+    assert "regulations" not in SQLModel.metadata.tables
+    SQLModel.metadata.remove(Notes.__table__)
+    engine.dispose()
 
 
 def test_a_connection_killed_while_idle_is_replaced_silently(

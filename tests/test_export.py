@@ -15,9 +15,10 @@ from click.testing import CliRunner
 from conftest import sandbox_catalogue, seed_database
 
 from numbersearch import export, frames, workbook
-from numbersearch.db import make_engine, upsert
+from numbersearch.db import make_engine
 from numbersearch.errors import ExportError, InputError
 from numbersearch.models import SyncJob
+from numbersearch.store import upsert
 
 SHEETS = ["Summary", "Regulations", "Requirements", "Countries", "About"]
 NASTY_SID = "RN" + "e" * 32
@@ -243,8 +244,10 @@ def test_stale_data_is_flagged_and_fresh_data_is_not(engine, tmp_path: Path) -> 
     report, _ = export.export_regulations_report(tmp_path / "stale.xlsx", engine=engine)
     assert len(report.warnings) == 1 and "45 days old" in report.warnings[0]
     now = datetime(2030, 1, 1, tzinfo=UTC)
-    assert export.freshness_warnings(now, now - timedelta(days=29), now) == []
-    assert len(export.freshness_warnings(None, None, now)) == 2
+    fresh = {"number_types": now, "regulations": now - timedelta(days=29)}
+    assert export.freshness_warnings(fresh, now) == []
+    never = export.freshness_warnings({"number_types": None, "regulations": None}, now)
+    assert len(never) == 2 and "numbersearch sync number-types" in never[0] and "sync regulations" in never[1]
 
 
 def test_filters_limit_every_sheet_and_are_recorded(full, tmp_path: Path) -> None:
@@ -342,7 +345,7 @@ def test_cli_export_prints_path_and_counts(full_db, tmp_path: Path) -> None:
     assert f"Regulations: {count} rows" in result.output
     assert (tmp_path / "out.xlsx").exists()
     bad = CliRunner().invoke(main, ["export", "regulations", "--type", "premium", "--database-url", sqlite_url])
-    assert bad.exit_code == 1 and "unknown number type" in bad.output
+    assert bad.exit_code == 2 and "unknown number type" in bad.output  # bad input: 2, as in `countries --type`
 
 
 def test_cli_export_default_name_is_dated(engine, sqlite_url: str, tmp_path: Path) -> None:

@@ -30,7 +30,7 @@ def settings(database_url: str):
 def slow_sandbox(sandbox_server):
     """A few countries answered slowly, so a sync runs long enough to be watched."""
     keep_countries(sandbox_server.app, KEEP)
-    sandbox_server.app.options.latency_ms = 150.0
+    sandbox_server.app.options.latency_ms = 400.0
     return sandbox_server
 
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
+from pathlib import Path
 
 from click.testing import CliRunner
 
@@ -44,3 +46,59 @@ def test_cli_lists_every_documented_command() -> None:
     for command in ("sync", "jobs", "job", "countries", "regulations", "export", "search", "serve", "dashboard",
                     "sandbox", "demo"):
         assert f"  {command} " in result.output or f"  {command}\n" in result.output, command
+
+
+README = Path(__file__).resolve().parent.parent / "README.md"
+
+
+def readme_public_names() -> set[str]:
+    """Every name the README uses from the package: `ns.name` and `from numbersearch import a, b`."""
+    text = README.read_text()
+    names = set(re.findall(r"\bns\.([A-Za-z_]\w*)", text))
+    for group in re.findall(r"from numbersearch import ([\w, ]+)", text):
+        names.update(n.strip() for n in group.split(",") if n.strip())
+    return names
+
+
+def test_all_holds_every_public_name_the_readme_uses() -> None:
+    used = readme_public_names()
+    # Read from the README's text, not from __all__: an empty or shrunken parse must not pass silently.
+    assert {"countries_df", "run_sync", "export_regulations", "TwilioClient", "get_settings"} <= used
+    assert used <= set(numbersearch.__all__), used - set(numbersearch.__all__)
+
+
+def test_python_dash_m_is_the_same_command_line() -> None:
+    out = subprocess.run([sys.executable, "-m", "numbersearch", "--help"], capture_output=True, text=True)
+    assert out.returncode == 0 and "Usage: numbersearch" in out.stdout and "  db " in out.stdout
+
+
+def imported_distributions() -> set[str]:
+    """The distributions that provide every third-party module the package imports."""
+    import ast
+    from importlib.metadata import packages_distributions
+
+    provided = packages_distributions()
+    modules: set[str] = set()
+    for path in Path(numbersearch.__file__).parent.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                modules.update(alias.name.split(".")[0] for alias in node.names)
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                modules.add(node.module.split(".")[0])
+    third_party = {m for m in modules if m not in sys.stdlib_module_names and m != "numbersearch"}
+    return {provided[m][0].lower().replace("_", "-") for m in third_party if m in provided}
+
+
+def declared_distributions() -> set[str]:
+    import tomllib
+
+    project = tomllib.loads((README.parent / "pyproject.toml").read_text())["project"]
+    specs = [*project["dependencies"], *(s for extra in project["optional-dependencies"].values() for s in extra)]
+    return {re.split(r"[\[<>=!~ ;]", spec, maxsplit=1)[0].lower().replace("_", "-") for spec in specs}
+
+
+def test_every_package_the_code_imports_is_declared() -> None:
+    # Distributions installed only as another's dependency (anyio with httpx, say) must still be declared.
+    imported = imported_distributions()
+    assert {"sqlalchemy", "httpx", "alembic", "python-dotenv"} <= imported
+    assert imported <= declared_distributions(), imported - declared_distributions()

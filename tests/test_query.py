@@ -9,8 +9,8 @@ import sqlalchemy as sa
 
 from numbersearch import query
 from numbersearch.errors import InputError, NotFoundError
-from numbersearch.models import SyncJob
-from numbersearch.sync import replace_countries, replace_country_regulations
+from numbersearch.models import COUNTRIES, REGULATIONS, SyncJob
+from numbersearch.store import replace_all, replace_partition
 from numbersearch.transform import business_regulation_rows, country_rows
 
 NOW = datetime(2024, 1, 15, 10, 30, tzinfo=UTC)
@@ -40,7 +40,7 @@ def engine(engine):
         _country("US", "United States", ["local", "toll_free"]),
         _country("CI", "Côte d’Ivoire", ["local"], beta=True),
     ]
-    replace_countries(engine, country_rows(countries, NOW))
+    replace_all(engine, COUNTRIES, ["country_code"], country_rows(countries), NOW)
     regulations = {
         "DE": [_regulation("RN" + "d1" * 16, "DE", "local"), _regulation("RN" + "d2" * 16, "DE", "toll-free")],
         "US": [
@@ -49,7 +49,7 @@ def engine(engine):
         ],
     }
     for code, items in regulations.items():
-        replace_country_regulations(engine, code, business_regulation_rows(items, NOW))
+        replace_partition(engine, REGULATIONS, ["sid"], "iso_country", code, business_regulation_rows(items), NOW)
     return engine
 
 
@@ -70,6 +70,7 @@ def test_list_countries_and_filters(engine) -> None:
         "shared_cost": False,
         "machine_to_machine": False,
         "last_updated": "2024-01-15T10:30:00.000Z",
+        "synced_at": "2024-01-15T10:30:00.000Z",
     }
     for spelling in ("toll_free", "TollFree", "toll-free", "toll free"):
         assert [c["country_code"] for c in query.list_countries(number_type=spelling, engine=engine)] == ["DE", "US"]
@@ -100,6 +101,7 @@ def test_list_regulations_and_filters(engine) -> None:
     }
     assert set(found[0]) == {
         "sid", "friendly_name", "iso_country", "number_type", "end_user_type", "requirements", "url", "last_updated",
+        "synced_at",
     }  # fmt: skip
     for spelling in ("toll_free", "TollFree", "toll-free", "Toll Free"):
         assert len(query.list_regulations(number_type=spelling, engine=engine)) == 2

@@ -306,13 +306,13 @@ def test_cli_search_json_and_table(cli_env) -> None:
     assert "+44" in table.output and "3 mobile numbers in GB" in table.output
 
 
-def test_cli_search_validation_exits_1_with_the_message(cli_env) -> None:
+def test_cli_search_validation_exits_2_with_the_message(cli_env) -> None:
     from numbersearch.cli import main
 
     result = CliRunner().invoke(main, ["search", "DE", "--area-code", "30"])
-    assert result.exit_code == 1 and "area_code only works for US and CA" in result.output
+    assert result.exit_code == 2 and "area_code only works for US and CA" in result.output
     result = CliRunner().invoke(main, ["search", "US", "--contains", "1"])
-    assert result.exit_code == 1 and "invalid contains pattern" in result.output
+    assert result.exit_code == 2 and "invalid contains pattern" in result.output
 
 
 async def test_api_search(engine, sandbox_server, sqlite_url) -> None:

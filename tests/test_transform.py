@@ -9,15 +9,13 @@ from datetime import UTC, datetime
 import pytest
 
 from numbersearch.errors import TwilioResponseError
+from numbersearch.models import CountryPublic, RegulationPublic, isoformat_z
 from numbersearch.sandbox.data import INDONESIA_TOLL_FREE_BUSINESS_JSON
 from numbersearch.transform import (
     business_regulation_rows,
-    country_dict,
     country_number_types,
     country_row,
     country_rows,
-    isoformat_z,
-    regulation_dict,
     regulation_row,
 )
 
@@ -68,7 +66,7 @@ def test_country_types_come_from_subresource_keys() -> None:
     dk, au = COUNTRY_LIST["countries"]
     assert country_number_types(dk) == ["local", "toll_free"]
     assert country_number_types(au) == ["local", "toll_free", "mobile"]
-    assert country_row(au, NOW) == {
+    assert country_row(au) == {
         "country_code": "AU",
         "country": "Australia",
         "beta": False,
@@ -79,13 +77,13 @@ def test_country_types_come_from_subresource_keys() -> None:
         "voip": False,
         "shared_cost": False,
         "machine_to_machine": False,
-        "last_updated": NOW,
+
     }
 
 
 def test_unknown_subresource_keys_are_ignored_and_missing_ones_mean_none() -> None:
     country = {"country_code": "zz", "country": "Nowhere", "beta": True, "subresource_uris": {"fax": "/x"}}
-    row = country_row(country, NOW)
+    row = country_row(country)
     assert row["country_code"] == "ZZ" and row["beta"] is True
     assert not any(row[t] for t in ("local", "toll_free", "mobile", "national", "voip"))
     assert country_number_types({"country_code": "XX"}) == []
@@ -93,19 +91,19 @@ def test_unknown_subresource_keys_are_ignored_and_missing_ones_mean_none() -> No
 
 def test_country_rows_keep_one_row_per_code() -> None:
     doubled = [*COUNTRY_LIST["countries"], {**COUNTRY_LIST["countries"][0], "country": "Danmark"}]
-    rows = country_rows(doubled, NOW)
+    rows = country_rows(doubled)
     assert [r["country_code"] for r in rows] == ["DK", "AU"]
     assert rows[0]["country"] == "Danmark"
 
 
 def test_a_country_without_code_is_refused() -> None:
     with pytest.raises(TwilioResponseError, match="country_code"):
-        country_row({"country": "Atlantis"}, NOW)
+        country_row({"country": "Atlantis"})
 
 
 def test_regulation_row_keeps_requirements_exactly() -> None:
     original = copy.deepcopy(INDONESIA)
-    row = regulation_row(INDONESIA, NOW)
+    row = regulation_row(INDONESIA)
     assert row == {
         "sid": INDONESIA["sid"],
         "friendly_name": "Indonesia: Toll-Free - Business",
@@ -114,20 +112,19 @@ def test_regulation_row_keeps_requirements_exactly() -> None:
         "end_user_type": "business",
         "requirements": original["requirements"],
         "url": INDONESIA["url"],
-        "last_updated": NOW,
     }
     assert INDONESIA == original  # the input is not modified
 
 
 def test_only_business_regulations_become_rows() -> None:
-    rows = business_regulation_rows([INDONESIA, AUSTRALIA_INDIVIDUAL, INDONESIA], NOW)
+    rows = business_regulation_rows([INDONESIA, AUSTRALIA_INDIVIDUAL, INDONESIA])
     assert [r["sid"] for r in rows] == [INDONESIA["sid"]]
 
 
 def test_a_regulation_without_sid_is_refused() -> None:
     broken = {k: v for k, v in INDONESIA.items() if k != "sid"}
     with pytest.raises(TwilioResponseError, match="sid"):
-        regulation_row(broken, NOW)
+        regulation_row(broken)
 
 
 def test_times_are_iso_utc_with_z() -> None:
@@ -136,9 +133,10 @@ def test_times_are_iso_utc_with_z() -> None:
     assert isoformat_z(None) is None
 
 
-def test_dicts_are_json_ready() -> None:
-    country = country_dict(country_row(COUNTRY_LIST["countries"][1], NOW))
+def test_read_models_give_json_ready_rows() -> None:
+    times = {"last_updated": NOW, "synced_at": NOW}
+    country = CountryPublic.model_validate(country_row(COUNTRY_LIST["countries"][1]) | times).model_dump(mode="json")
     assert country["number_types"] == ["local", "toll_free", "mobile"]
     assert country["last_updated"] == "2024-01-15T10:30:00.000Z"
-    regulation = regulation_dict(regulation_row(INDONESIA, NOW))
+    regulation = RegulationPublic.model_validate(regulation_row(INDONESIA) | times).model_dump(mode="json")
     assert json.loads(json.dumps(regulation))["requirements"] == INDONESIA["requirements"]

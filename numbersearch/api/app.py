@@ -6,7 +6,6 @@ import hmac
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
 import anyio
@@ -26,8 +25,10 @@ from sqlalchemy.exc import SQLAlchemyError
 from .. import jobs
 from ..config import Settings, get_settings
 from ..errors import DatabaseError
+from ..shared import package_version
 from .context import ApiContext, JobRunner, provide_context
 from .errors import EXCEPTION_HANDLERS
+from .params import strict_query
 from .routes import api_routes, health
 from .shapes import API_PREFIX, EXAMPLE_ACCEPTED, EXAMPLE_FAILED_JOB, EXAMPLE_JOB
 
@@ -90,13 +91,6 @@ async def lifespan(app: Litestar) -> AsyncIterator[None]:
 # --- OpenAPI ---
 
 
-def package_version() -> str:
-    try:
-        return version("numbersearch")
-    except PackageNotFoundError:
-        return "0"
-
-
 def openapi_config() -> OpenAPIConfig:
     return OpenAPIConfig(
         title="numbersearch",
@@ -119,6 +113,7 @@ def add_sync_examples(openapi: OpenAPI) -> None:
     examples = {
         (f"{API_PREFIX}/sync", "post", "202"): {"accepted": EXAMPLE_ACCEPTED},
         (f"{API_PREFIX}/sync/regulations", "post", "202"): {"accepted": EXAMPLE_ACCEPTED},
+        (f"{API_PREFIX}/sync/{{job_id}}", "post", "202"): {"accepted": EXAMPLE_ACCEPTED},
         (f"{API_PREFIX}/sync/{{job_id}}", "get", "200"): {"completed": EXAMPLE_JOB, "failed": EXAMPLE_FAILED_JOB},
         (f"{API_PREFIX}/sync", "get", "200"): {"jobs": {"jobs": [EXAMPLE_JOB]}},
     }
@@ -150,6 +145,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         dependencies={"ctx": Provide(provide_context, sync_to_thread=False)},
         state=State({"numbersearch": ApiContext(settings, engine)}),
         exception_handlers=EXCEPTION_HANDLERS,
+        middleware=[strict_query],
         lifespan=[lifespan],
         openapi_config=openapi_config(),
         logging_config=None,

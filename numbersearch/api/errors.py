@@ -9,44 +9,15 @@ from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.openapi import ResponseSpec
 from litestar.openapi.spec import Example
-from sqlalchemy.exc import OperationalError
 
-from ..errors import (
-    CatalogueError,
-    ConfigError,
-    DatabaseError,
-    ExportError,
-    InputError,
-    JobConflictError,
-    NotFoundError,
-    NumbersearchError,
-    TwilioError,
-    TwilioNotFound,
-)
+from ..errors import JobConflictError, NumbersearchError, TwilioError, answer_for
 from .shapes import ErrorBody
 
 log = logging.getLogger(__name__)
 
-# Most specific first: the first isinstance match wins.
-ERROR_STATUS: tuple[tuple[type[NumbersearchError], int], ...] = (
-    (InputError, 400),
-    # The request cannot be answered as asked (no catalogue yet, or a type the country does not offer); the
-    # message says what to change or to sync first.
-    (CatalogueError, 400),
-    (NotFoundError, 404),
-    (JobConflictError, 409),
-    (ExportError, 422),
-    # An operator's problem that no retry fixes, so not 503; the message names the variable, never a value.
-    (ConfigError, 500),
-    (DatabaseError, 503),
-    (TwilioNotFound, 404),
-    (TwilioError, 502),
-)
-
-
 def status_for(exc: NumbersearchError) -> int:
-    """The HTTP status for one of the library's errors."""
-    return next((status for cls, status in ERROR_STATUS if isinstance(exc, cls)), 500)
+    """The HTTP status for one of the library's errors, from the one error table."""
+    return answer_for(exc).http_status
 
 
 def error_response(message: str, status: int, headers: dict[str, str] | None = None, **extra: Any) -> Response[Any]:
@@ -100,12 +71,6 @@ def handle_http_exception(request: Request[Any, Any, Any], exc: Exception) -> Re
     return error_response(message, status, headers=dict(exc.headers or {}))
 
 
-def handle_database_failure(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
-    # A connection lost after the engine opened reaches us as SQLAlchemy's OperationalError, not DatabaseError.
-    log.warning("%s %s: database failure: %s", request.method, request.url.path, str(exc).splitlines()[0])
-    return error_response("the database does not answer; try again later", 503)
-
-
 def handle_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
     log.error("%s %s failed unexpectedly", request.method, request.url.path, exc_info=exc)
     return error_response("internal server error", 500)
@@ -114,7 +79,6 @@ def handle_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Respon
 EXCEPTION_HANDLERS: dict[Any, Any] = {
     NumbersearchError: handle_library_error,
     HTTPException: handle_http_exception,
-    OperationalError: handle_database_failure,
     Exception: handle_unexpected,
 }
 
@@ -125,7 +89,8 @@ _ERROR_TEXT = {
     422: "Cannot be produced as asked",
     500: "Server misconfigured (a setting is missing) or internal error",
     502: "Twilio answered with an error",
-    503: "The database does not answer",
+    409: "Conflict with the state of a job",
+    503: "The database does not answer, or its schema is behind or ahead of this numbersearch",
 }
 # Every /api/v1 route can answer these: a bad parameter, the token guard, a missing setting, the database down.
 _ALWAYS = (400, 401, 500, 503)

@@ -3,21 +3,23 @@
 from __future__ import annotations
 
 import logging
-from typing import cast
+from typing import Any
 
 import anyio
-import sqlalchemy as sa
 from litestar import Response, get, post
 from litestar.datastructures import ResponseHeader
 from litestar.openapi import ResponseSpec
 from litestar.openapi.spec import Example
 from litestar.params import Parameter
 from litestar.types import ControllerRouterHandler
-from sqlalchemy.exc import SQLAlchemyError
 
 from .. import jobs, query
-from ..db import describe_db_error
-from ..errors import DatabaseError
+from ..db import open_unprepared
+from ..errors import DatabaseError, SchemaError
+from ..models import CountryPublic, JobPublic, RegulationPublic
+from ..resources import resolve_resource
+from ..schema import read_status
+from ..shared import split_values
 from .context import ApiContext, Context
 from .errors import error_responses
 from .shapes import (
@@ -26,13 +28,10 @@ from .shapes import (
     EXAMPLE_JOB_ID,
     XLSX_MEDIA_TYPE,
     ConflictBody,
-    Country,
     CountryList,
     Health,
-    Job,
     JobList,
     NumberSearch,
-    Regulation,
     RegulationList,
     SyncAccepted,
 )
@@ -65,8 +64,9 @@ _SYNC_RESPONSES = error_responses(502) | {
 }
 
 
-async def accept_sync(ctx: ApiContext, sync_type: str) -> Response[SyncAccepted]:
+async def accept_sync(ctx: ApiContext, resource: str) -> Response[SyncAccepted]:
     """Start a sync as a task of this process and answer 202 at once with where to poll it."""
+    sync_type = resolve_resource(resource).name  # an unknown resource is refused before the database is asked
     engine = await anyio.to_thread.run_sync(ctx.engine)
     start = jobs.start_sync(sync_type, settings=ctx.settings, engine=engine)
     job = await (ctx.runner.call(start) if ctx.runner is not None else start)
@@ -78,15 +78,21 @@ async def accept_sync(ctx: ApiContext, sync_type: str) -> Response[SyncAccepted]
     )
 
 
+# What every sync-starting route shares: 202 with a Location header, 409 while one is active.
+_SYNC_ROUTE: dict[str, Any] = {
+    "status_code": 202,
+    "tags": ["sync"],
+    "response_headers": _SYNC_RESPONSE_HEADERS,
+    "response_description": "The sync was accepted and runs in the server",
+    "responses": _SYNC_RESPONSES,
+}
+
+
 @post(
     "/sync",
-    status_code=202,
     summary="Start a number-types sync",
     description="Copies which number types exist in which country. Poll the job at the `Location` header.",
-    tags=["sync"],
-    response_headers=_SYNC_RESPONSE_HEADERS,
-    response_description="The sync was accepted and runs in the server",
-    responses=_SYNC_RESPONSES,
+    **_SYNC_ROUTE,
 )
 async def start_number_types_sync(ctx: Context) -> Response[SyncAccepted]:
     return await accept_sync(ctx, "number_types")
@@ -94,16 +100,26 @@ async def start_number_types_sync(ctx: Context) -> Response[SyncAccepted]:
 
 @post(
     "/sync/regulations",
-    status_code=202,
     summary="Start a regulations sync",
     description="Copies the business regulations of every country. Poll the job at the `Location` header.",
-    tags=["sync"],
-    response_headers=_SYNC_RESPONSE_HEADERS,
-    response_description="The sync was accepted and runs in the server",
-    responses=_SYNC_RESPONSES,
+    **_SYNC_ROUTE,
 )
 async def start_regulations_sync(ctx: Context) -> Response[SyncAccepted]:
     return await accept_sync(ctx, "regulations")
+
+
+@post(
+    "/sync/{job_id:str}",
+    summary="Start a sync of any resource",
+    description="`number-types`, `regulations`, … (`-` or `_`). Poll the job at the `Location` header.",
+    **_SYNC_ROUTE,
+)
+async def start_resource_sync(
+    ctx: Context,
+    # Named like GET /sync/{job_id}'s parameter: one path has one parameter name, whatever the method.
+    job_id: str = Parameter(title="resource", description="The resource to sync, e.g. number-types or regulations"),
+) -> Response[SyncAccepted]:
+    return await accept_sync(ctx, job_id)
 
 
 @get("/sync", sync_to_thread=True, summary="Recent sync jobs", description="Newest first.", tags=["sync"],
@@ -112,7 +128,7 @@ def list_sync_jobs(
     ctx: Context,
     limit: int = Parameter(default=10, ge=1, le=100, description="How many jobs, 1–100"),
 ) -> JobList:
-    return {"jobs": cast(list[Job], jobs.list_jobs(limit, engine=ctx.engine(), settings=ctx.settings))}
+    return JobList(jobs=jobs.read_jobs(limit, engine=ctx.engine(), settings=ctx.settings))
 
 
 @get("/sync/{job_id:str}", sync_to_thread=True, summary="One sync job", tags=["sync"],
@@ -120,56 +136,55 @@ def list_sync_jobs(
 def get_sync_job(
     ctx: Context,
     job_id: str = Parameter(description="The job's UUID", schema_extra={"format": "uuid"}),
-) -> Job:
-    return cast(Job, jobs.get_job(job_id, engine=ctx.engine(), settings=ctx.settings))
+) -> JobPublic:
+    return jobs.read_job(job_id, engine=ctx.engine(), settings=ctx.settings)
 
 
 # --- query and export ---
 
 _NUMBER_TYPE_HELP = (
     "A number type in any spelling: local, toll_free (TollFree, toll-free, toll free), mobile, national, "
-    "voip, shared_cost, machine_to_machine"
+    "voip, shared_cost, machine_to_machine. Repeat it or comma-separate several (ORed)"
 )
+_COUNTRY_HELP = "ISO 3166 alpha-2 code, any case. Repeat it or comma-separate several (ORed)"
 
 
 @get("/countries", sync_to_thread=True, summary="Countries and their number types", tags=["query"],
      responses=error_responses())
 def list_countries(
     ctx: Context,
-    number_type: str | None = Parameter(default=None, description=f"Only countries offering it. {_NUMBER_TYPE_HELP}"),
+    number_type: list[str] | None = Parameter(
+        default=None, description=f"Only countries offering one of them. {_NUMBER_TYPE_HELP}"
+    ),
     beta: bool | None = Parameter(default=None, description="Only beta (true) or only non-beta (false) countries"),
 ) -> CountryList:
-    found = query.list_countries(number_type=number_type, beta=beta, engine=ctx.engine(), settings=ctx.settings)
-    return {"countries": cast(list[Country], found)}
+    return CountryList(countries=query.read_countries(number_type=number_type, beta=beta, engine=ctx.engine()))
 
 
 @get("/countries/{code:str}", sync_to_thread=True, summary="One country", tags=["query"],
      responses=error_responses(404))
-def get_country(ctx: Context, code: str = Parameter(description="ISO 3166 alpha-2 code, any case")) -> Country:
-    return cast(Country, query.get_country(code, engine=ctx.engine(), settings=ctx.settings))
+def get_country(ctx: Context, code: str = Parameter(description="ISO 3166 alpha-2 code, any case")) -> CountryPublic:
+    return query.read_country(code, engine=ctx.engine())
 
 
 @get("/regulations", sync_to_thread=True, summary="Business regulations", tags=["query"],
      responses=error_responses())
 def list_regulations(
     ctx: Context,
-    country: str | None = Parameter(default=None, description="ISO 3166 alpha-2 code, any case"),
-    number_type: str | None = Parameter(default=None, description=_NUMBER_TYPE_HELP),
+    country: list[str] | None = Parameter(default=None, description=_COUNTRY_HELP),
+    number_type: list[str] | None = Parameter(default=None, description=_NUMBER_TYPE_HELP),
+    limit: int | None = Parameter(default=None, ge=1, description="At most this many (default: all)"),
+    offset: int = Parameter(default=0, ge=0, description="Skip this many first"),
 ) -> RegulationList:
-    found = query.list_regulations(country=country, number_type=number_type, engine=ctx.engine(), settings=ctx.settings)
-    return {"regulations": cast(list[Regulation], found)}
+    found = query.read_regulations(country=country, number_type=number_type, engine=ctx.engine())
+    end = None if limit is None else offset + limit
+    return RegulationList(regulations=found[offset:end], total=len(found))
 
 
 @get("/regulations/{sid:str}", sync_to_thread=True, summary="One regulation", tags=["query"],
      responses=error_responses(404))
-def get_regulation(ctx: Context, sid: str = Parameter(description="Twilio's regulation sid (RN…)")) -> Regulation:
-    return cast(Regulation, query.get_regulation(sid, engine=ctx.engine(), settings=ctx.settings))
-
-
-def split_values(values: list[str] | None) -> list[str] | None:
-    """Repeated and comma-separated query values alike (`country=DE&country=GB` or `country=DE,GB`)."""
-    found = [part.strip() for value in values or [] for part in value.split(",") if part.strip()]
-    return found or None
+def get_regulation(ctx: Context, sid: str = Parameter(description="Twilio's regulation sid (RN…)")) -> RegulationPublic:
+    return query.read_regulation(sid, engine=ctx.engine())
 
 
 @get(
@@ -184,8 +199,8 @@ def split_values(values: list[str] | None) -> list[str] | None:
 )
 def export_regulations_workbook(
     ctx: Context,
-    country: list[str] | None = Parameter(default=None, description="ISO code(s); repeat or comma-separate"),
-    number_type: list[str] | None = Parameter(default=None, description=f"Repeatable. {_NUMBER_TYPE_HELP}"),
+    country: list[str] | None = Parameter(default=None, description=_COUNTRY_HELP),
+    number_type: list[str] | None = Parameter(default=None, description=_NUMBER_TYPE_HELP),
 ) -> Response[bytes]:
     # Imported here, like the search below, so the server starts without loading pandas.
     from ..export import export_filename, export_regulations_bytes
@@ -262,7 +277,8 @@ async def search_available_numbers(
         settings=ctx.settings,
         engine=engine,
     )
-    return cast(NumberSearch, result.to_dict())
+    found: Any = result.to_dict()  # a SearchResult's JSON, which the NumberSearch TypedDict describes
+    return found
 
 
 def api_routes() -> list[ControllerRouterHandler]:
@@ -270,6 +286,7 @@ def api_routes() -> list[ControllerRouterHandler]:
     return [
         start_number_types_sync,
         start_regulations_sync,
+        start_resource_sync,
         list_sync_jobs,
         get_sync_job,
         list_countries,
@@ -284,26 +301,30 @@ def api_routes() -> list[ControllerRouterHandler]:
 # --- health (outside /api/v1 and the token guard) ---
 
 
-def ping_database(ctx: ApiContext) -> None:
-    with ctx.engine().connect() as conn:
-        conn.execute(sa.text("SELECT 1"))
+def check_database(ctx: ApiContext) -> tuple[str, str]:
+    """("ok" | "unavailable", "ok" | "behind" | "ahead" | "unknown"); the reasons go to the log, never out."""
+    try:
+        status = read_status(ctx.engine())
+    except SchemaError:
+        # Opening refused it (behind with auto-migrate off, or ahead): read where it stands without migrating.
+        status = read_status(open_unprepared(ctx.settings.database_url))
+    except DatabaseError as exc:
+        log.warning("health check: %s", exc)
+        return "unavailable", "unknown"
+    if status.state != "ok":
+        log.warning("health check: %s", status.describe())
+    return "ok", status.state
 
 
-@get("/health", summary="Is the database reachable?", tags=["health"],
-     responses={503: ResponseSpec(data_container=Health, description="The database does not answer")})
+@get("/health", summary="Is the database reachable and its schema current?", tags=["health"],
+     responses={503: ResponseSpec(data_container=Health, description="The database or its schema is not ok")})
 async def health(ctx: Context) -> Response[Health]:
-    problem: str | None = None
+    database, schema = "unavailable", "unknown"
     # A worker thread with a deadline: a database that hangs must not hang the check, nor the event loop.
     with anyio.move_on_after(HEALTH_TIMEOUT) as scope:
-        try:
-            await anyio.to_thread.run_sync(ping_database, ctx, abandon_on_cancel=True)
-        except DatabaseError as exc:
-            problem = str(exc)
-        except SQLAlchemyError as exc:
-            problem = describe_db_error(ctx.settings.database_url, exc)
+        database, schema = await anyio.to_thread.run_sync(check_database, ctx, abandon_on_cancel=True)
     if scope.cancelled_caught:
-        problem = f"the database did not answer within {HEALTH_TIMEOUT:g} s"
-    if problem is not None:
-        log.warning("health check: %s", problem)
-        return Response({"status": "error", "database": problem}, status_code=503)
-    return Response({"status": "ok", "database": "ok"}, status_code=200)
+        log.warning("health check: the database did not answer within %g s", HEALTH_TIMEOUT)
+    ok = database == "ok" and schema == "ok"
+    body = {"status": "ok" if ok else "error", "database": database, "schema": schema, "workers": 0}
+    return Response(body, status_code=200 if ok else 503)  # type: ignore[arg-type]

@@ -1,17 +1,18 @@
-"""What the API answers: the JSON shapes (TypedDicts, documented in /schema) and the examples /schema shows."""
+"""What the API answers: the JSON shapes (the tables' read models, TypedDicts for the rest) and /schema's examples."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Any, Literal, TypedDict
 
+from pydantic import BaseModel
+
+from ..models import CountryPublic, JobPublic, RegulationPublic
+
 API_PREFIX = "/api/v1"
 # Also export.XLSX_MEDIA_TYPE; importing export here would load pandas when the server starts.
 XLSX_MEDIA_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
-# The library returns plain dicts; these TypedDicts only describe them to Litestar's OpenAPI generator.
-JobStatus = Literal["pending", "in_progress", "completed", "failed"]
-SyncType = Literal["number_types", "regulations"]
 
 
 class SyncAccepted(TypedDict):
@@ -21,72 +22,21 @@ class SyncAccepted(TypedDict):
     status: Literal["accepted"]
 
 
-class JobFailure(TypedDict):
-    """One country that failed in a sync, with why."""
+class JobList(BaseModel):
+    """Recent sync jobs, newest first."""
 
-    country_code: str
-    error: str
-
-
-class Job(TypedDict):
-    """A sync job as stored in `sync_jobs`; times are UTC, ISO 8601 with `Z`."""
-
-    job_id: str
-    sync_type: SyncType
-    status: JobStatus
-    created_at: datetime
-    started_at: datetime | None
-    completed_at: datetime | None
-    heartbeat_at: datetime | None
-    countries_processed: int
-    countries_total: int
-    countries_failed: int
-    error: str | None
-    failures: list[JobFailure]
-    rows_written: int
-    rows_removed: int
+    jobs: list[JobPublic]
 
 
-class JobList(TypedDict):
-    jobs: list[Job]
+class CountryList(BaseModel):
+    countries: list[CountryPublic]
 
 
-class Country(TypedDict):
-    """The number types Twilio offers in one country."""
+class RegulationList(BaseModel):
+    """Business regulations; `total` counts every match, whatever `limit` and `offset` return."""
 
-    country_code: str
-    country: str
-    beta: bool
-    number_types: list[str]
-    local: bool
-    toll_free: bool
-    mobile: bool
-    national: bool
-    voip: bool
-    shared_cost: bool
-    machine_to_machine: bool
-    last_updated: datetime
-
-
-class CountryList(TypedDict):
-    countries: list[Country]
-
-
-class Regulation(TypedDict):
-    """A business regulation; `requirements` holds Twilio's `end_user` and `supporting_document` as received."""
-
-    sid: str
-    friendly_name: str
-    iso_country: str
-    number_type: str
-    end_user_type: str
-    requirements: dict[str, Any]
-    url: str
-    last_updated: datetime
-
-
-class RegulationList(TypedDict):
-    regulations: list[Regulation]
+    regulations: list[RegulationPublic]
+    total: int
 
 
 class AvailableNumber(TypedDict):
@@ -122,8 +72,12 @@ class NumberSearch(TypedDict):
 
 
 class Health(TypedDict):
+    """Whether the database answers, its schema is at head, and how many workers are live."""
+
     status: Literal["ok", "error"]
-    database: str
+    database: Literal["ok", "unavailable"]
+    schema: Literal["ok", "behind", "ahead", "unknown"]
+    workers: int
 
 
 class ErrorBody(TypedDict):
@@ -137,7 +91,7 @@ class ConflictBody(ErrorBody):
     """A 409: the error, plus the job of that type that is already pending or in progress."""
 
     job_id: str
-    sync_type: SyncType
+    sync_type: str
 
 
 # Examples shown in /schema for the sync endpoints, matching design.md §5.

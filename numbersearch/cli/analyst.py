@@ -6,17 +6,23 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from .base import DATABASE_URL_OPTION, async_command, load_settings, main, make_console, print_json
+from .base import (
+    DATABASE_URL_OPTION,
+    async_command,
+    countries_option,
+    load_settings,
+    main,
+    make_console,
+    number_types_option,
+    open_engine,
+    print_json,
+    warn,
+)
 
 if TYPE_CHECKING:
     from rich.table import Table
 
     from ..search import SearchResult
-
-
-def _comma_list(values: tuple[str, ...]) -> list[str]:
-    """Repeated options and comma-separated values alike: `--country DE --country GB` or `--country DE,GB`."""
-    return [part.strip() for value in values for part in value.split(",") if part.strip()]
 
 
 @main.group("export")
@@ -26,28 +32,41 @@ def export_group() -> None:
 
 @export_group.command("regulations")
 @click.option("-o", "--output", "output", metavar="FILE.xlsx", help="Workbook to write [default: dated name].")
-@click.option("--country", "countries", multiple=True, metavar="CC", help="Only this country (repeatable).")
-@click.option("--type", "number_types", multiple=True, metavar="T", help="Only this number type (repeatable).")
+@click.option(
+    "--country",
+    "countries",
+    multiple=True,
+    callback=countries_option,
+    metavar="CC",
+    help="Only this country (repeatable).",
+)
+@click.option(
+    "--type",
+    "number_types",
+    multiple=True,
+    callback=number_types_option,
+    metavar="T",
+    help="Only this number type (repeatable).",
+)
 @DATABASE_URL_OPTION
 def export_regulations_command(
-    output: str | None, countries: tuple[str, ...], number_types: tuple[str, ...], database_url: str | None
+    output: str | None, countries: list[str] | None, number_types: list[str] | None, database_url: str | None
 ) -> None:
     """The regulations workbook: Summary, Regulations, Requirements, Countries and About sheets."""
-    from ..db import get_engine
+    from ..extras import require_extra
+
+    require_extra("excel")
     from ..export import export_filename, export_regulations_report
 
     settings = load_settings(database_url)
     report, _ = export_regulations_report(
-        output or export_filename(),
-        _comma_list(countries) or None,
-        _comma_list(number_types) or None,
-        engine=get_engine(settings),
+        output or export_filename(), countries, number_types, engine=open_engine(settings)
     )
     out = make_console()
     out.print(f"Wrote {report.path}")
     out.print(", ".join(f"{name}: {count:,} rows" for name, count in report.rows.items()))
     for warning in report.warnings:
-        make_console(stderr=True).print(f"[yellow]warning:[/yellow] {warning}")
+        warn(warning)
 
 
 def _tabulate_numbers(result: SearchResult) -> Table:

@@ -3,41 +3,94 @@
 from __future__ import annotations
 
 import functools
+import logging
 import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import click
 from rich.console import Console
+from rich.text import Text
 
-from ..errors import ConfigError, DatabaseError, NumbersearchError
+from ..errors import EXIT_INTERRUPTED, InputError, NumbersearchError, answer_for
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
 
     from ..config import Settings
 
+log = logging.getLogger("numbersearch.cli")
+
+_STYLES = {"error": "red", "warning": "yellow", "info": "cyan"}
+
 
 def make_console(stderr: bool = False) -> Console:
-    return Console(stderr=stderr, highlight=False, soft_wrap=True)
+    # markup off: text from users and Twilio (`report[final].xlsx`, `[/x`) is shown as it is, never interpreted.
+    return Console(stderr=stderr, highlight=False, soft_wrap=True, markup=False)
+
+
+def say(label: str, message: str, style: str, *, stderr: bool = True) -> None:
+    """One line, `label: message`, the label styled and the message plain."""
+    make_console(stderr=stderr).print(Text.assemble((f"{label}:", style), " ", message))
+
+
+def warn(message: str) -> None:
+    say("warning", message, "yellow")
+
+
+def fail(exc: BaseException) -> None:
+    """Print one line for `exc` and exit with its code from the one error table (design.md §5)."""
+    answer = answer_for(exc)
+    if isinstance(exc, NumbersearchError):
+        message = str(exc)
+    else:
+        # Not one of ours: still one line, with the traceback only in the verbose log.
+        log.debug("unexpected error", exc_info=exc)
+        message = f"internal error ({type(exc).__name__}): {exc}. Run with -v for details."
+    say("error", message, _STYLES[answer.panel_style])
+    sys.exit(answer.exit_code)
 
 
 class _Group(click.Group):
-    """Maps the library's error tree to one clear line on stderr and an exit code."""
+    """Maps every error to one clear line on stderr and the exit code of the error table; never a traceback."""
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
-        except (ConfigError, DatabaseError) as exc:
-            make_console(stderr=True).print(f"[red]error:[/red] {exc}")
-            sys.exit(2)
-        except NumbersearchError as exc:
-            make_console(stderr=True).print(f"[red]error:[/red] {exc}")
-            sys.exit(1)
+        except (click.exceptions.Exit, click.ClickException, click.Abort, SystemExit):
+            raise
+        except KeyboardInterrupt:
+            say("interrupted", "stopped by Ctrl-C", "red")
+            sys.exit(EXIT_INTERRUPTED)
+        except Exception as exc:
+            fail(exc)
+
+
+def configure_logging(verbose: bool, log_format: str = "text") -> None:
+    """Warnings (DEBUG with -v) on stderr, one line each; JSON lines with NUMBERSEARCH_LOG_FORMAT=json."""
+    from ..logs import configure
+
+    configure(verbose=verbose, log_format=log_format)
+
+
+def _verbose(ctx: click.Context, _param: click.Parameter, value: bool) -> bool:
+    import os
+
+    configure_logging(value, os.environ.get("NUMBERSEARCH_LOG_FORMAT", "text"))
+    return value
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="numbersearch")
+@click.option(
+    "-v",
+    "--verbose",
+    is_flag=True,
+    expose_value=False,
+    is_eager=True,
+    callback=_verbose,
+    help="DEBUG logging on stderr.",
+)
 def main() -> None:
     """numbersearch: Twilio's phone-number catalogue in a local SQL database."""
 
@@ -67,7 +120,7 @@ def load_settings(database_url: str | None, **overrides: Any) -> Settings:
 
 
 def open_engine(settings: Settings) -> Engine:
-    """The database engine; stale jobs are failed first, as on every process start."""
+    """The database engine (its schema brought to head); stale jobs are failed first, as on every process start."""
     from ..db import get_engine
     from ..jobs import mark_stale_jobs
 
@@ -82,29 +135,43 @@ def read_database(database_url: str | None, reader: Callable[..., Any], **query:
     return reader(**query, engine=open_engine(settings), settings=settings)
 
 
-def _normalize_option(
-    normalize: Callable[[str], str], ctx: click.Context, param: click.Parameter, value: str | None
-) -> str | None:
-    if value is None:
+def _normalize_values(
+    normalize: Callable[[Any], Any], ctx: click.Context, param: click.Parameter, value: Any
+) -> Any:
+    if value is None or value == ():
         return None
     try:
         return normalize(value)
-    except NumbersearchError as exc:
+    except InputError as exc:
         raise click.BadParameter(str(exc), ctx=ctx, param=param) from None
 
 
-def number_type_option(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
-    """Click callback: a number type in any spelling, as its canonical key."""
-    from ..numbertypes import normalize_number_type
+def number_types_option(ctx: click.Context, param: click.Parameter, value: tuple[str, ...]) -> list[str] | None:
+    """Click callback: repeated or comma-separated number types, any spelling, as canonical keys."""
+    from ..query import normalize_number_types
 
-    return _normalize_option(normalize_number_type, ctx, param, value)
+    return _normalize_values(normalize_number_types, ctx, param, value)
 
 
-def country_code_option(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
-    """Click callback: an ISO country code, normalized."""
+def countries_option(ctx: click.Context, param: click.Parameter, value: tuple[str, ...]) -> list[str] | None:
+    """Click callback: repeated or comma-separated ISO country codes, normalized."""
+    from ..query import normalize_countries
+
+    return _normalize_values(normalize_countries, ctx, param, value)
+
+
+def country_option(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """Click callback: one ISO country code, normalized."""
     from ..query import normalize_country_code
 
-    return _normalize_option(normalize_country_code, ctx, param, value)
+    return _normalize_values(normalize_country_code, ctx, param, value)
+
+
+def number_type_option(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """Click callback: one number type in any spelling, as its canonical key."""
+    from ..numbertypes import normalize_number_type
+
+    return _normalize_values(normalize_number_type, ctx, param, value)
 
 
 def table_console() -> Console:

@@ -5,13 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 import click
+from rich.text import Text
 
 from .base import (
     DATABASE_URL_OPTION,
-    country_code_option,
+    countries_option,
     main,
     make_console,
-    number_type_option,
+    number_types_option,
     print_plainly,
     read_database,
     table_console,
@@ -19,10 +20,10 @@ from .base import (
 
 
 def _duration(job: dict[str, Any]) -> str:
-    from ..jobs import parse_time
+    from ..shared import job_duration
 
-    start, end = parse_time(job["started_at"]), parse_time(job["completed_at"] or job["heartbeat_at"])
-    return f"{(end - start).total_seconds():.1f}s" if start and end else ""
+    seconds = job_duration(job)
+    return "" if seconds is None else f"{seconds:.1f}s"
 
 
 def _short_time(value: str | None) -> str:
@@ -43,7 +44,7 @@ def _tabulate_jobs(found: list[dict[str, Any]]) -> Any:
         table.add_row(
             job["job_id"],
             job["sync_type"],
-            f"[{styles.get(job['status'], '')}]{job['status']}[/]",
+            Text(job["status"], style=styles.get(job["status"], "")),
             _short_time(job["created_at"]),
             _duration(job),
             f"{job['countries_processed']}/{job['countries_total']}{failed}",
@@ -71,7 +72,7 @@ def _tabulate_job(job: dict[str, Any]) -> Any:
     table = Table(show_header=False, box=None)
     for key, value in job.items():
         if key != "failures":
-            table.add_row(f"[bold]{key}[/bold]", "" if value is None else str(value))
+            table.add_row(Text(key, style="bold"), "" if value is None else str(value))
     return table
 
 
@@ -88,7 +89,7 @@ def job_command(job_id: str, as_json: bool, database_url: str | None) -> None:
         return
     table_console().print(_tabulate_job(job))
     for failure in job["failures"]:
-        make_console().print(f"  [red]{failure['country_code']}[/red]: {failure['error']}")
+        make_console().print(Text.assemble("  ", (failure["country_code"], "red"), f": {failure['error']}"))
 
 
 def _tabulate_countries(found: list[dict[str, Any]]) -> Any:
@@ -104,11 +105,19 @@ def _tabulate_countries(found: list[dict[str, Any]]) -> Any:
 
 
 @main.command("countries")
-@click.option("--type", "number_type", callback=number_type_option, help="Only countries offering this number type.")
+@click.option(
+    "--type",
+    "number_type",
+    multiple=True,
+    callback=number_types_option,
+    help="Only countries offering this number type (repeatable, or comma-separated: any of them).",
+)
 @click.option("--beta/--no-beta", default=None, help="Only beta (or only non-beta) countries.")
 @click.option("--json", "as_json", is_flag=True, help="Print the countries as JSON.")
 @DATABASE_URL_OPTION
-def countries_command(number_type: str | None, beta: bool | None, as_json: bool, database_url: str | None) -> None:
+def countries_command(
+    number_type: list[str] | None, beta: bool | None, as_json: bool, database_url: str | None
+) -> None:
     """Which number types Twilio offers in which country (from the last number-types sync)."""
     from ..query import list_countries
 
@@ -144,11 +153,21 @@ def _tabulate_regulations(found: list[dict[str, Any]]) -> Any:
 
 
 @main.command("regulations")
-@click.option("--country", callback=country_code_option, metavar="CC", help="ISO country code, e.g. DE.")
-@click.option("--type", "number_type", callback=number_type_option, help="Number type (any spelling, e.g. toll-free).")
+@click.option(
+    "--country", multiple=True, callback=countries_option, metavar="CC", help="ISO country code, e.g. DE (repeatable)."
+)
+@click.option(
+    "--type",
+    "number_type",
+    multiple=True,
+    callback=number_types_option,
+    help="Number type, any spelling, e.g. toll-free (repeatable).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the regulations (with requirements) as JSON.")
 @DATABASE_URL_OPTION
-def regulations_command(country: str | None, number_type: str | None, as_json: bool, database_url: str | None) -> None:
+def regulations_command(
+    country: list[str] | None, number_type: list[str] | None, as_json: bool, database_url: str | None
+) -> None:
     """Twilio's business regulations (from the last regulations sync)."""
     from ..query import list_regulations
 

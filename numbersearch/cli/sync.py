@@ -6,18 +6,22 @@ import sys
 from typing import TYPE_CHECKING, Any
 
 import click
+from rich.text import Text
 
-from .base import DATABASE_URL_OPTION, load_settings, main, make_console, open_engine, print_json
+from ..errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK
+from ..resources import RESOURCES, resolve_resource, sync_order
+from .base import DATABASE_URL_OPTION, load_settings, main, make_console, open_engine, print_json, say
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
 
     from ..config import Settings
+    from ..resources import Resource
 
-_SYNC_LABELS = {"number_types": "Number types", "regulations": "Regulations"}
 
-
-async def _run_with_progress(kinds: list[str], settings: Settings, engine: Engine, show: bool) -> list[dict[str, Any]]:
+async def _run_with_progress(
+    resources: list[Resource], settings: Settings, engine: Engine, show: bool
+) -> list[dict[str, Any]]:
     """Run the syncs one after the other (stopping at a failure), with a rich bar per sync."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -26,64 +30,69 @@ async def _run_with_progress(kinds: list[str], settings: Settings, engine: Engin
     finished: list[dict[str, Any]] = []
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("countries"))
     with Progress(*columns, TimeElapsedColumn(), console=make_console(stderr=True), disable=not show) as bar:
-        for kind in kinds:
-            task = bar.add_task(_SYNC_LABELS[kind], total=None)
+        for resource in resources:
+            task = bar.add_task(resource.label, total=None)
 
             def advance(job: dict[str, Any], task: Any = task) -> None:
                 bar.update(task, total=job["countries_total"] or None, completed=job["countries_processed"])
 
-            job = await run_sync(kind, settings=settings, engine=engine, on_progress=advance)
+            job = await run_sync(resource.name, settings=settings, engine=engine, on_progress=advance)
             finished.append(job)
             if job["status"] != "completed":
                 break
     return finished
 
 
-def _describe_job_line(job: dict[str, Any]) -> str:
-    label = _SYNC_LABELS.get(job["sync_type"], job["sync_type"])
+def describe_job_line(job: dict[str, Any]) -> Text:
+    """`✓ Regulations sync completed: …` or `✗ … failed: why`; Twilio's words are never read as markup."""
+    label = RESOURCES[job["sync_type"]].label if job["sync_type"] in RESOURCES else job["sync_type"]
     if job["status"] == "completed":
-        return (
-            f"[green]✓[/green] {label} sync completed: {job['countries_processed']} countries, "
-            f"{job['rows_written']} rows written, {job['rows_removed']} removed (job {job['job_id']})"
+        return Text.assemble(
+            ("✓", "green"),
+            f" {label} sync completed: {job['countries_processed']} countries, "
+            f"{job['rows_written']} rows written, {job['rows_removed']} removed (job {job['job_id']})",
         )
-    return f"[red]✗[/red] {label} sync {job['status']}: {job['error']} (job {job['job_id']})"
+    return Text.assemble(("✗", "red"), f" {label} sync {job['status']}: {job['error']} (job {job['job_id']})")
+
+
+SYNC_CHOICES = [*(r.slug for r in RESOURCES.values()), "all"]
 
 
 @main.command("sync")
-@click.argument("what", type=click.Choice(["number-types", "regulations", "all"], case_sensitive=False))
+@click.argument("what", type=click.Choice(SYNC_CHOICES, case_sensitive=False))
 @click.option("--json", "as_json", is_flag=True, help="Print the finished job(s) as JSON.")
 @DATABASE_URL_OPTION
 def sync_command(what: str, as_json: bool, database_url: str | None) -> None:
-    """Copy Twilio's number types per country, or its business regulations, into the database.
+    """Copy one of Twilio's resources into the database, or all of them (countries first).
 
-    WHAT is number-types, regulations, or all (both, in that order). Exits 0 when every sync
-    completed, 1 when one failed.
+    Exits 0 when every sync completed, 1 when one failed.
     """
     import asyncio
 
     settings = load_settings(database_url)
     settings.require_credentials()
     engine = open_engine(settings)
-    kinds = ["number_types", "regulations"] if what.lower() == "all" else [what.lower().replace("-", "_")]
+    resources = sync_order() if what.lower() == "all" else [resolve_resource(what)]
     try:
-        finished = asyncio.run(_run_with_progress(kinds, settings, engine, show=not as_json))
+        finished = asyncio.run(_run_with_progress(resources, settings, engine, show=not as_json))
     except KeyboardInterrupt:
-        make_console(stderr=True).print("[red]cancelled[/red]: the job is marked failed")
-        sys.exit(130)
+        say("cancelled", "the job is marked failed", "red")
+        sys.exit(EXIT_INTERRUPTED)
     if as_json:
         print_json(finished[0] if len(finished) == 1 and what.lower() != "all" else finished)
     else:
         for job in finished:
-            make_console().print(_describe_job_line(job))
-    sys.exit(0 if all(job["status"] == "completed" for job in finished) and len(finished) == len(kinds) else 1)
+            make_console().print(describe_job_line(job))
+    every = all(job["status"] == "completed" for job in finished) and len(finished) == len(resources)
+    sys.exit(EXIT_OK if every else EXIT_FAILED)
 
 
-def _tabulate_catalogue(engine: Engine, finished: list[dict[str, Any]]) -> Any:
-    """Countries and business regulations per number type, with the syncs' totals when both ran."""
+def _tabulate_catalogue(engine: Engine) -> Any:
+    """Countries and business regulations per number type, with the totals stored."""
     from rich.table import Table
 
     from ..numbertypes import LABELS, NUMBER_TYPES, REGULATION_TYPES
-    from ..query import count_countries_by_type, count_regulations_by_type
+    from ..query import count_countries_by_type, count_regulations_by_type, read_countries
 
     countries = count_countries_by_type(engine=engine)
     regulations = count_regulations_by_type(engine=engine)
@@ -91,9 +100,8 @@ def _tabulate_catalogue(engine: Engine, finished: list[dict[str, Any]]) -> Any:
     for key in NUMBER_TYPES:
         regulated = str(regulations[REGULATION_TYPES[key]]) if key in REGULATION_TYPES else "-"
         table.add_row(LABELS[key], str(countries[key]), regulated)
-    if len(finished) == 2:
-        table.add_section()
-        table.add_row("all types", str(finished[0]["rows_written"]), str(finished[1]["rows_written"]))
+    table.add_section()
+    table.add_row("all types", str(len(read_countries(engine=engine))), str(sum(regulations.values())))
     return table
 
 
@@ -107,6 +115,7 @@ def _demo_settings(database_url: str | None, base_url: str) -> Settings:
         twilio_auth_token=DEMO_AUTH_TOKEN,
         twilio_api_base_url=base_url,
         twilio_numbers_base_url=base_url,
+        twilio_pricing_base_url=base_url,
     )
 
 
@@ -125,7 +134,7 @@ def demo_command(database_url: str | None, workbook: str) -> None:
     import asyncio
     import time
 
-    from ..db import safe_url
+    from ..db import masked_database_url
     from ..sandbox import DEMO_ACCOUNT_SID, DEMO_AUTH_TOKEN, SandboxOptions, create_sandbox, serve_sandbox
 
     began = time.monotonic()
@@ -134,13 +143,14 @@ def demo_command(database_url: str | None, workbook: str) -> None:
     with serve_sandbox(app) as running:
         settings = _demo_settings(database_url, running.base_url)
         engine = open_engine(settings)
-        out.print(f"Offline Twilio sandbox on {running.base_url}; database {safe_url(settings.database_url)}")
-        finished = asyncio.run(_run_with_progress(["number_types", "regulations"], settings, engine, show=True))
+        database = masked_database_url(settings.database_url)
+        out.print(f"Offline Twilio sandbox on {running.base_url}; database {database}")
+        finished = asyncio.run(_run_with_progress(sync_order(), settings, engine, show=True))
     for job in finished:
-        out.print(_describe_job_line(job))
-    out.print(_tabulate_catalogue(engine, finished))
-    if any(job["status"] != "completed" for job in finished) or len(finished) < 2:
-        sys.exit(1)
+        out.print(describe_job_line(job))
+    out.print(_tabulate_catalogue(engine))
+    if any(job["status"] != "completed" for job in finished) or len(finished) < len(RESOURCES):
+        sys.exit(EXIT_FAILED)
     out.print(_write_demo_workbook(workbook, engine, settings))
     out.print(
         f"Done in {time.monotonic() - began:.1f}s ({app.counters.requests} sandbox requests). "

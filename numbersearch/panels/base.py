@@ -12,7 +12,7 @@ from sqlalchemy.engine import Engine
 
 from ..config import Settings, get_settings
 from ..db import resolve_engine
-from ..errors import NumbersearchError
+from ..errors import NumbersearchError, answer_for
 from .html import CSS, esc, message_html
 
 log = logging.getLogger(__name__)
@@ -21,7 +21,7 @@ ANY = ""  # the "no filter" choice of a Dropdown: ipywidgets shows a None value 
 WIDE = {"description_width": "initial"}
 
 
-def describe_error(exc: BaseException) -> str:
+def panel_message(exc: BaseException) -> str:
     """The panel message for an exception: the library's own words, or the type for a surprise."""
     if isinstance(exc, NumbersearchError):
         return str(exc)
@@ -72,7 +72,7 @@ class Panel(widgets.VBox):
             log.warning("%s: %s", type(self).__name__, exc)
         else:
             log.error("%s failed", type(self).__name__, exc_info=exc)
-        self.message.value = message_html(describe_error(exc), "error")
+        self.message.value = message_html(panel_message(exc), answer_for(exc).panel_style)
 
     def spawn(self, coro: Coroutine[Any, Any, Any], name: str | None = None) -> asyncio.Task[Any] | None:
         """Run `coro` as a task held by this panel; a named task replaces (cancels) the previous one.

@@ -9,7 +9,7 @@ import ipywidgets as widgets
 from sqlalchemy.engine import Engine
 
 from ..config import Settings, get_settings
-from ..db import safe_url
+from ..db import masked_database_url
 from ..errors import ConfigError
 from .base import Panel, title
 from .catalogue import CountriesPanel, RegulationsPanel
@@ -44,14 +44,13 @@ class Dashboard(widgets.VBox):
         self.tabs = widgets.Tab(children=self.panels, titles=self.TITLES)
         header = widgets.HTML(
             f'{CSS}<h2 style="margin:4px 0">numbersearch</h2><div class="ns-muted">Twilio phone-number '
-            f"catalogue and regulations · database {esc(safe_url(settings.database_url))}</div>"
+            f"catalogue and regulations · database {esc(masked_database_url(settings.database_url))}</div>"
         )
         self.children = [header, self.tabs]
 
-    def _refresh_readers(self, job: dict[str, Any]) -> None:
-        if job.get("sync_type") == "number_types":
-            self.countries.reload()
-        # Regulations name their countries, so a number-types sync can change the Regulations panel too.
+    def _refresh_readers(self, _job: dict[str, Any]) -> None:
+        # Any finished sync may change what the readers show (regulations name their countries, too).
+        self.countries.reload()
         self.regulations.reload_options()
 
     def close(self) -> None:

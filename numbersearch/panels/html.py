@@ -5,16 +5,17 @@ from __future__ import annotations
 import base64
 import html
 from collections.abc import Iterable, Mapping
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import pandas as pd
 
 from ..frames import DOCUMENT_KIND, END_USER_KIND
 from ..numbertypes import LABELS, NUMBER_TYPES, number_type_label
+from ..resources import RESOURCES
+from ..shared import job_duration, parse_time
 from ..workbook import XLSX_MEDIA_TYPE
 
-SYNC_LABELS = {"number_types": "Number types", "regulations": "Regulations"}
 CAPABILITIES = (("voice", "Voice"), ("sms", "SMS"), ("mms", "MMS"), ("fax", "Fax"))
 JOB_HEADERS = ("Job", "Type", "Status", "Started", "Duration", "Countries", "Error")
 
@@ -60,8 +61,9 @@ def message_html(text: str, kind: str = "info") -> str:
 
 
 def sync_label(sync_type: Any) -> str:
-    """The label of a sync type (`Number types`, `Regulations`); an unknown type as it is."""
-    return SYNC_LABELS.get(str(sync_type), str(sync_type))
+    """The label of a sync type (`Number types`, `Regulations`), as declared; an unknown type as it is."""
+    resource = RESOURCES.get(str(sync_type))
+    return resource.label if resource is not None else str(sync_type)
 
 
 def table_html(headers: Iterable[str], rows: Iterable[str], *, css_class: str = "", scroll: bool = True) -> str:
@@ -70,14 +72,6 @@ def table_html(headers: Iterable[str], rows: Iterable[str], *, css_class: str = 
     classes = f"ns-table {css_class}".rstrip()
     table = f'<table class="{classes}"><tr>{head}</tr>{"".join(rows)}</table>'
     return f'<div class="ns-scroll">{table}</div>' if scroll else table
-
-
-def parse_time(value: str | None) -> datetime | None:
-    """An ISO 8601 timestamp from a job dict (with `Z`) → aware UTC."""
-    if not value:
-        return None
-    parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 def format_duration(seconds: float | None) -> str:
@@ -91,15 +85,6 @@ def format_duration(seconds: float | None) -> str:
         return f"{minutes} min {secs:02d} s"
     hours, minutes = divmod(minutes, 60)
     return f"{hours} h {minutes:02d} min"
-
-
-def job_duration(job: Mapping[str, Any], now: datetime | None = None) -> float | None:
-    """Seconds from start to completion, or to now while the job runs."""
-    started = parse_time(job.get("started_at"))
-    if started is None:
-        return None
-    ended = parse_time(job.get("completed_at")) or (now or datetime.now(UTC))
-    return max(0.0, (ended - started).total_seconds())
 
 
 def _job_row(job: Mapping[str, Any], now: datetime | None) -> str:

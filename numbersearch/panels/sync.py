@@ -5,25 +5,26 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
-from typing import Any, ClassVar, Protocol
+from typing import Any, Protocol
 
 import httpx
 import ipywidgets as widgets
 from sqlalchemy.engine import Engine
 
-from .. import jobs, query
+from .. import jobs
 from ..config import Settings
 from ..errors import ConfigError, JobConflictError, NumbersearchError
 from ..models import ACTIVE_STATUSES
-from .base import Panel, describe_error, loop_running, open_engine
-from .html import SYNC_LABELS, esc, jobs_table_html, message_html, sync_label
+from ..resources import RESOURCES, resolve_resource
+from .base import Panel, loop_running, open_engine, panel_message
+from .html import esc, jobs_table_html, message_html, sync_label
 
 log = logging.getLogger(__name__)
 
 FINISHED = ("completed", "failed")
 
 
-class JobRunner(Protocol):
+class JobBackend(Protocol):
     """Where the Sync panel starts and reads jobs."""
 
     def describe(self) -> str: ...
@@ -67,7 +68,6 @@ def _json_object(response: httpx.Response) -> dict[str, Any] | None:
 class ApiJobs:
     """Starts and reads jobs through the numbersearch HTTP API at NUMBERSEARCH_API_URL."""
 
-    PATHS: ClassVar[dict[str, str]] = {"number_types": "/api/v1/sync", "regulations": "/api/v1/sync/regulations"}
 
     def __init__(self, settings: Settings, *, transport: httpx.AsyncBaseTransport | None = None) -> None:
         self.base_url = (settings.api_url or "").rstrip("/").removesuffix("/api/v1")
@@ -104,10 +104,10 @@ class ApiJobs:
         return body
 
     async def start(self, sync_type: str) -> dict[str, Any]:
-        kind = query.normalize_sync_type(sync_type)
-        response = await self._request("POST", self.PATHS[kind])
+        resource = resolve_resource(sync_type)
+        response = await self._request("POST", f"/api/v1/sync/{resource.slug}")
         if response.status_code == 409:
-            raise JobConflictError(kind, str((_json_object(response) or {}).get("job_id") or "unknown"))
+            raise JobConflictError(resource.name, str((_json_object(response) or {}).get("job_id") or "unknown"))
         accepted = self._check(response)
         return self._check(await self._request("GET", f"/api/v1/sync/{accepted['job_id']}"))
 
@@ -116,7 +116,7 @@ class ApiJobs:
         return list(body.get("jobs") or [])
 
 
-def make_job_runner(settings: Settings, engine: Engine | None = None) -> JobRunner:
+def make_job_backend(settings: Settings, engine: Engine | None = None) -> JobBackend:
     """The API runner when NUMBERSEARCH_API_URL is set, else jobs in this kernel."""
     return ApiJobs(settings) if settings.api_url else KernelJobs(settings, engine)
 
@@ -129,23 +129,23 @@ class SyncPanel(Panel):
         *,
         settings: Settings | None = None,
         engine: Engine | None = None,
-        runner: JobRunner | None = None,
+        runner: JobBackend | None = None,
         refresh_seconds: float = 1.0,
         limit: int = 10,
         autostart: bool = True,
     ) -> None:
         super().__init__(settings=settings, engine=engine)
-        self.runner = runner or make_job_runner(self.settings, engine)
+        self.runner = runner or make_job_backend(self.settings, engine)
         self.refresh_seconds = refresh_seconds
         self.limit = limit
         self.buttons = {
-            kind: widgets.Button(
-                description=f"Sync {label.title()}",
+            resource.name: widgets.Button(
+                description=f"Sync {resource.label.title()}",
                 button_style="primary",
                 icon="refresh",
                 layout=widgets.Layout(width="auto"),
             )
-            for kind, label in SYNC_LABELS.items()
+            for resource in RESOURCES.values()
         }
         for kind, button in self.buttons.items():
             button.on_click(lambda _b, kind=kind: self.spawn(self.start_job(kind)))
@@ -202,14 +202,14 @@ class SyncPanel(Panel):
                 raise
             except Exception as exc:
                 # Keep refreshing (the database or API may come back), but show and log each new error once.
-                if describe_error(exc) != self._last_refresh_error:
-                    self._last_refresh_error = describe_error(exc)
+                if panel_message(exc) != self._last_refresh_error:
+                    self._last_refresh_error = panel_message(exc)
                     self.show_error(exc)
             await asyncio.sleep(self.refresh_seconds)
 
     async def start_job(self, sync_type: str) -> dict[str, Any] | None:
         """What a button click does: start a job, or say which one of that type is already running."""
-        what = SYNC_LABELS[sync_type].lower()
+        what = sync_label(sync_type).lower()
         self.buttons[sync_type].disabled = True
         try:
             job = await self.runner.start(sync_type)
