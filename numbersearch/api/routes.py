@@ -17,7 +17,7 @@ from .. import jobs, query
 from ..db import open_unprepared
 from ..errors import DatabaseError, SchemaError
 from ..models import CountryPublic, JobPublic, RegulationPublic
-from ..resources import resolve_resource
+from ..resources import NUMBER_TYPES_SYNC, REGULATIONS_SYNC, resolve_resource
 from ..schema import read_status
 from ..shared import split_values
 from .context import ApiContext, Context
@@ -95,7 +95,7 @@ _SYNC_ROUTE: dict[str, Any] = {
     **_SYNC_ROUTE,
 )
 async def start_number_types_sync(ctx: Context) -> Response[SyncAccepted]:
-    return await accept_sync(ctx, "number_types")
+    return await accept_sync(ctx, NUMBER_TYPES_SYNC.name)
 
 
 @post(
@@ -105,7 +105,7 @@ async def start_number_types_sync(ctx: Context) -> Response[SyncAccepted]:
     **_SYNC_ROUTE,
 )
 async def start_regulations_sync(ctx: Context) -> Response[SyncAccepted]:
-    return await accept_sync(ctx, "regulations")
+    return await accept_sync(ctx, REGULATIONS_SYNC.name)
 
 
 @post(

@@ -191,6 +191,9 @@ def serve(host: str, port: int) -> None:
     import gc
     import logging
 
+    from ..extras import require_extra
+
+    require_extra("api")
     import uvicorn
 
     from ..api import create_app
@@ -223,7 +226,9 @@ def serve(host: str, port: int) -> None:
 @click.option("--port", default=8866, show_default=True, type=click.IntRange(1, 65535), help="Port to serve on.")
 def dashboard(host: str, port: int) -> None:
     """Serve the Voila dashboard (sync management, countries, regulations, live search)."""
+    from ..extras import require_extra
     from .voila import serve_dashboard
 
-    make_console(stderr=True).print(f"Dashboard at [bold]http://{host}:{port}/[/bold] (Ctrl+C to stop)")
+    require_extra("dashboard")
+    make_console(stderr=True).print(f"Dashboard at http://{host}:{port}/ (Ctrl+C to stop)")
     sys.exit(serve_dashboard(host, port))

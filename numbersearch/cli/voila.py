@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import logging
 import math
 import os
@@ -17,6 +16,7 @@ from sqlalchemy.exc import ArgumentError
 
 from ..config import Settings, get_settings
 from ..errors import ConfigError
+from ..extras import require_extra
 
 log = logging.getLogger(__name__)
 
@@ -114,14 +114,9 @@ def voila_command(
     ]
 
 
-def require_voila() -> None:
-    if importlib.util.find_spec("voila") is None or importlib.util.find_spec("ipywidgets") is None:
-        raise ConfigError("the dashboard needs Voila and ipywidgets: pip install 'numbersearch[dashboard]'")
-
-
 def serve_dashboard(host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, *, settings: Settings | None = None) -> int:
     """Run Voila on the packaged notebook until it stops; on POSIX the process becomes Voila."""
-    require_voila()
+    require_extra("dashboard")
     settings = settings or get_settings()
     cwd = Path.cwd()
     command = voila_command(notebook_path(), host=host, port=port, idle_timeout=settings.dashboard_idle_timeout)
