@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
@@ -11,14 +10,13 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from .config import Settings
+from .countries import resolve_country
 from .db import resolve_engine
-from .errors import InputError, NotFoundError
+from .errors import NotFoundError
 from .models import COUNTRIES, JOBS, REGULATIONS, CountryPublic, RegulationPublic
 from .numbertypes import NUMBER_TYPES, REGULATION_TYPES, NumberType, normalize_number_type
 from .resources import resolve_resource
 from .shared import split_values
-
-_COUNTRY_CODE = re.compile(r"^[A-Za-z]{2}$")
 
 Values = str | Iterable[str] | None
 
@@ -27,11 +25,9 @@ Values = str | Iterable[str] | None
 
 
 def normalize_country_code(value: str) -> str:
-    """An ISO alpha-2 code in upper case, or InputError."""
-    text = (value or "").strip()
-    if not _COUNTRY_CODE.match(text):
-        raise InputError(f"not an ISO 3166 alpha-2 country code: {value!r}")
-    return text.upper()
+    """An ISO alpha-2 code in upper case for a code, English name or alias (`UK`, `Germany`, `cote d'ivoire`),
+    or InputError naming the closest matches."""
+    return resolve_country(value)
 
 
 def normalize_countries(value: Values) -> list[str] | None:

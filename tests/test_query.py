@@ -111,8 +111,16 @@ def test_list_regulations_and_filters(engine) -> None:
     assert query.list_regulations(number_type="voip", engine=engine) == []
     with pytest.raises(InputError):
         query.list_regulations(number_type="premium", engine=engine)
-    with pytest.raises(InputError):
-        query.list_regulations(country="Germany", engine=engine)
+    with pytest.raises(InputError, match="did you mean DE"):
+        query.list_regulations(country="Germny", engine=engine)
+    # Countries may be named by English name or common alias, accent- and case-insensitively.
+    german = query.list_regulations(country="DE", engine=engine)
+    assert query.list_regulations(country="Germany", engine=engine) == german
+    assert query.list_regulations(country="germany,uk", engine=engine) == query.list_regulations(
+        country=["DE", "GB"], engine=engine
+    )
+    assert query.get_country("cote d’ivoire", engine=engine)["country_code"] == "CI"
+    assert query.get_country("Côte d'Ivoire", engine=engine)["country_code"] == "CI"
 
 
 def test_get_regulation(engine) -> None:

@@ -181,7 +181,7 @@ def test_result_frame_has_stable_columns_even_when_empty() -> None:
 @pytest.mark.parametrize(
     ("args", "kwargs", "error", "message"),
     [
-        (("USA",), {}, InputError, "alpha-2"),
+        (("Atlantis",), {}, InputError, "no country 'Atlantis'"),
         (("US", "premium"), {}, InputError, "unknown number type"),
         (("US",), {"limit": 0}, InputError, "1 to 1000"),
         (("US",), {"limit": 1001}, InputError, "1 to 1000"),
