@@ -68,8 +68,8 @@ SEARCH_FILTERS: frozenset[str] = frozenset(
 )
 END_USER_TYPES = ("business", "individual")
 
-_COUNTRY_CODE = re.compile(r"^[A-Za-z]{2}$")
-_REGULATION_SID = re.compile(r"^RN[0-9a-fA-F]{32}$")
+_COUNTRY_CODE = re.compile(r"^[A-Za-z]{2}\Z")
+_REGULATION_SID = re.compile(r"^RN[0-9a-fA-F]{32}\Z")
 
 
 # --- pure helpers -------------------------------------------------------------------------------

@@ -9,7 +9,7 @@ import unicodedata
 
 from .errors import InputError
 
-_CODE = re.compile(r"^[A-Za-z]{2}$")
+_CODE = re.compile(r"^[A-Za-z]{2}\Z")
 
 # What people (and Twilio's own country names) call countries that ISO 3166 names otherwise.
 ALIASES: dict[str, str] = {

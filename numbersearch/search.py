@@ -60,11 +60,11 @@ BOOLEAN_FILTERS = {
     "beta": "beta",
 }
 
-_CONTAINS_CHARS = re.compile(r"^[0-9A-Za-z*%+$]+$")
+_CONTAINS_CHARS = re.compile(r"^[0-9A-Za-z*%+$]+\Z")
 _WILDCARDS = frozenset("*%")
 _ANCHORS = frozenset("+$")
-_AREA_CODE = re.compile(r"^[2-9][0-9]{2}$")
-_PHONE = re.compile(r"^\+?[0-9]{7,15}$")
+_AREA_CODE = re.compile(r"^[2-9][0-9]{2}\Z")
+_PHONE = re.compile(r"^\+?[0-9]{7,15}\Z")
 
 NUMBER_COLUMNS: dict[str, str] = {
     "phone_number": "object",

@@ -205,7 +205,7 @@ BAD_QUERIES = [
     ("/api/v1/countries", {"beta": "maybe"}, 400, "beta"),
     ("/api/v1/countries/abc", {}, 400, "abc"),
     ("/api/v1/countries/ZZ", {}, 404, "ZZ"),
-    ("/api/v1/regulations", {"country": "Germany"}, 400, "Germany"),
+    ("/api/v1/regulations", {"country": "Germny"}, 400, "did you mean DE"),
     ("/api/v1/regulations", {"number_type": "fax"}, 400, "fax"),
     ("/api/v1/regulations/RN0000", {}, 404, "RN0000"),
     ("/api/v1/nothing-here", {}, 404, "/api/v1/nothing-here"),
@@ -432,7 +432,8 @@ async def test_openapi_lists_every_endpoint_with_examples(client: AsyncTestClien
     expected = {
         "/api/v1/sync": {"get", "post"},
         "/api/v1/sync/regulations": {"post"},
-        "/api/v1/sync/{job_id}": {"get", "post"},
+        "/api/v1/sync/{job_id}": {"get"},
+        "/api/v1/sync/{resource}": {"post"},
         "/api/v1/countries": {"get"},
         "/api/v1/countries/{code}": {"get"},
         "/api/v1/regulations": {"get"},

@@ -138,7 +138,12 @@ async def client(engine: Any, database_url: str) -> Any:
 def get_routes() -> list[str]:
     """Every GET route of the app, with example path values: routes added later are covered too."""
     app = create_app(get_settings(database_url="sqlite://"))
-    examples = {"{job_id}": "3f2b8c4e-9d1a-4e7b-8f6c-2a5d9e0b1c7f", "{code}": "DE", "{sid}": "RN" + "0" * 32}
+    examples = {
+        "{job_id}": "3f2b8c4e-9d1a-4e7b-8f6c-2a5d9e0b1c7f",
+        "{code}": "DE",
+        "{sid}": "RN" + "0" * 32,
+        "{resource}": "regulations",
+    }
     paths = []
     for route in app.routes:
         if "GET" not in getattr(route, "methods", ()) or route.path.startswith("/schema"):

@@ -333,6 +333,9 @@ async def test_api_search(engine, sandbox_server, sqlite_url) -> None:
         assert bad.status_code == 400 and "only works for US and CA" in bad.json()["error"]
         bad = await api.get("/api/v1/numbers/search", params={"country": "US", "contains": "1"})
         assert bad.status_code == 400 and "contains" in bad.json()["error"]
+        # A trailing newline (`415%0A`) is bad input before Twilio is asked, not a 502 from Twilio.
+        bad = await api.get("/api/v1/numbers/search", params={"country": "US", "contains": "415\n"})
+        assert bad.status_code == 400 and "contains" in bad.json()["error"]
 
     secret = "tok-wrong-SECRET-9d2e"
     wrong = make_settings(sandbox_server.base_url, database_url=sqlite_url, twilio_auth_token=secret)

@@ -16,7 +16,6 @@ from litestar.di import Provide
 from litestar.exceptions import NotAuthorizedException
 from litestar.handlers import BaseRouteHandler
 from litestar.openapi import OpenAPIConfig
-from litestar.openapi.plugins import SwaggerRenderPlugin
 from litestar.openapi.spec import Components, Example, OpenAPI, OpenAPIResponse, SecurityScheme
 from litestar.types import Guard
 from sqlalchemy.engine import Engine
@@ -27,6 +26,7 @@ from ..config import Settings, get_settings
 from ..errors import DatabaseError
 from ..shared import package_version
 from .context import ApiContext, JobRunner, provide_context
+from .docs import docs_routes, swagger_plugin
 from .errors import EXCEPTION_HANDLERS
 from .params import strict_query
 from .routes import api_routes, health
@@ -97,7 +97,7 @@ def openapi_config() -> OpenAPIConfig:
         version=package_version(),
         description="Twilio's phone-number catalogue and regulations, synced into a SQL database.",
         path="/schema",
-        render_plugins=[SwaggerRenderPlugin(path=["/", "/swagger"])],
+        render_plugins=[swagger_plugin()],
         components=Components(
             security_schemes={
                 BEARER_SCHEME: SecurityScheme(
@@ -113,7 +113,7 @@ def add_sync_examples(openapi: OpenAPI) -> None:
     examples = {
         (f"{API_PREFIX}/sync", "post", "202"): {"accepted": EXAMPLE_ACCEPTED},
         (f"{API_PREFIX}/sync/regulations", "post", "202"): {"accepted": EXAMPLE_ACCEPTED},
-        (f"{API_PREFIX}/sync/{{job_id}}", "post", "202"): {"accepted": EXAMPLE_ACCEPTED},
+        (f"{API_PREFIX}/sync/{{resource}}", "post", "202"): {"accepted": EXAMPLE_ACCEPTED},
         (f"{API_PREFIX}/sync/{{job_id}}", "get", "200"): {"completed": EXAMPLE_JOB, "failed": EXAMPLE_FAILED_JOB},
         (f"{API_PREFIX}/sync", "get", "200"): {"jobs": {"jobs": [EXAMPLE_JOB]}},
     }
@@ -141,7 +141,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         security=[{BEARER_SCHEME: []}] if token else None,
     )
     app = Litestar(
-        route_handlers=[health, api],
+        route_handlers=[health, api, *docs_routes()],
         dependencies={"ctx": Provide(provide_context, sync_to_thread=False)},
         state=State({"numbersearch": ApiContext(settings, engine)}),
         exception_handlers=EXCEPTION_HANDLERS,

@@ -109,17 +109,16 @@ async def start_regulations_sync(ctx: Context) -> Response[SyncAccepted]:
 
 
 @post(
-    "/sync/{job_id:str}",
+    "/sync/{resource:str}",
     summary="Start a sync of any resource",
     description="`number-types`, `regulations`, … (`-` or `_`). Poll the job at the `Location` header.",
     **_SYNC_ROUTE,
 )
 async def start_resource_sync(
     ctx: Context,
-    # Named like GET /sync/{job_id}'s parameter: one path has one parameter name, whatever the method.
-    job_id: str = Parameter(title="resource", description="The resource to sync, e.g. number-types or regulations"),
+    resource: str = Parameter(description="The resource to sync, e.g. number-types or regulations"),
 ) -> Response[SyncAccepted]:
-    return await accept_sync(ctx, job_id)
+    return await accept_sync(ctx, resource)
 
 
 @get("/sync", sync_to_thread=True, summary="Recent sync jobs", description="Newest first.", tags=["sync"],
