@@ -43,6 +43,15 @@ class JobConflictError(NumbersearchError):
         super().__init__(f"a {sync_type} sync is already running (job {job_id})")
 
 
+class JobEndedError(NumbersearchError):
+    """The job has already ended (completed or failed): it cannot be cancelled, and a runner that lost it stops."""
+
+    def __init__(self, job_id: str, status: str, message: str | None = None) -> None:
+        self.job_id = job_id
+        self.status = status
+        super().__init__(message or f"job {job_id} has already ended ({status})")
+
+
 class CatalogueError(NumbersearchError):
     """The synced catalogue is missing, or rules a request out before Twilio is asked."""
 
@@ -129,6 +138,7 @@ ERROR_TABLE: tuple[tuple[type[NumbersearchError], ErrorAnswer], ...] = (
     (CatalogueError, ErrorAnswer(400, EXIT_USAGE, "warning")),
     (NotFoundError, ErrorAnswer(404, EXIT_USAGE, "warning")),
     (JobConflictError, ErrorAnswer(409, EXIT_FAILED, "info")),
+    (JobEndedError, ErrorAnswer(409, EXIT_FAILED, "info")),
     (ExportError, ErrorAnswer(422, EXIT_FAILED, "warning")),
     # An operator's problem that no retry fixes, so not 503; the message names the variable, never a value.
     (ConfigError, ErrorAnswer(500, EXIT_CONFIG, "error")),

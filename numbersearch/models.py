@@ -15,6 +15,8 @@ from .numbertypes import NUMBER_TYPES
 
 # JSONB on PostgreSQL (indexable, compact), plain JSON text elsewhere.
 JSONType = sa.JSON().with_variant(JSONB(), "postgresql")
+# The same, storing None as SQL NULL (not JSON `null`).
+NullableJSONType = sa.JSON(none_as_null=True).with_variant(JSONB(none_as_null=True), "postgresql")
 
 ACTIVE_STATUSES = ("pending", "in_progress")
 
@@ -152,6 +154,9 @@ class JobBase(LibraryModel):
     countries_total: int = 0
     countries_failed: int = 0
     error: str | None = None
+    # `host:pid` of the process that ran it (null until claimed), and the Twilio base URLs it read (never a credential).
+    runner: str | None = Field(default=None, max_length=255)
+    source: dict[str, str] | None = Field(default=None, sa_type=NullableJSONType, nullable=True)
     failures: list[dict[str, Any]] = Field(default_factory=list, sa_type=JSONType, nullable=False)
     rows_written: int = 0
     rows_removed: int = 0
@@ -168,13 +173,50 @@ class SyncJob(JobBase, table=True):
             postgresql_where=sa.text("status IN ('pending', 'in_progress')"),
         ),
         sa.Index("ix_sync_jobs_created_at", "created_at"),
+        # A scheduled run is started once, however many workers see it come due.
+        sa.Index("uq_sync_jobs_scheduled", "sync_type", "scheduled_for", unique=True),
     )
+
+    # The runner's lease: every write of the runner is conditioned on it (design.md §3). Never serialised.
+    lease_token: str | None = Field(default=None, max_length=36)
+    # When the schedule entry that started this job came due (null for jobs started by hand).
+    scheduled_for: datetime | None = _time(nullable=True)
 
 
 class JobPublic(JobBase):
     """A sync job as every surface shows it; times are UTC, ISO 8601 with `Z`."""
 
     failures: list[JobFailure] = []  # type: ignore[assignment]  # the typed view of the JSON column
+    waiting_for_worker: bool = False  # pending: queued until a worker claims it
+
+    @model_validator(mode="before")
+    @classmethod
+    def _derive_waiting_for_worker(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "waiting_for_worker" not in data:
+            data = data | {"waiting_for_worker": data.get("status") == "pending"}
+        return data
+
+
+# --- sync_workers ---
+
+
+class WorkerBase(LibraryModel):
+    """A live worker process: it beats while it runs and names the job it runs (null when idle)."""
+
+    worker_id: str = Field(primary_key=True, max_length=36)
+    host: str = Field(max_length=255)
+    pid: int
+    started_at: UTCTime = _time()
+    heartbeat_at: UTCTime = _time()
+    job_id: str | None = Field(default=None, max_length=36)
+
+
+class SyncWorker(WorkerBase, table=True):
+    __tablename__ = "sync_workers"
+
+
+class WorkerPublic(WorkerBase):
+    """A worker as `numbersearch workers` and `GET /api/v1/workers` show it."""
 
 
 def table_of(model: type[SQLModel]) -> sa.Table:
@@ -188,3 +230,4 @@ def table_of(model: type[SQLModel]) -> sa.Table:
 COUNTRIES = table_of(CountryNumberTypes)
 REGULATIONS = table_of(Regulation)
 JOBS = table_of(SyncJob)
+WORKERS = table_of(SyncWorker)
