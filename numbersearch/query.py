@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
@@ -12,7 +13,7 @@ from sqlalchemy.engine import Engine
 from .config import Settings
 from .countries import resolve_country
 from .db import resolve_engine
-from .errors import NotFoundError
+from .errors import InputError, NotFoundError
 from .models import COUNTRIES, JOBS, REGULATIONS, CountryPublic, RegulationPublic
 from .numbertypes import NUMBER_TYPES, REGULATION_TYPES, NumberType, normalize_number_type
 from .resources import resolve_resource
@@ -182,3 +183,21 @@ def count_regulations_by_type(*, engine: Engine | None = None, settings: Setting
         found = {kind: int(n) for kind, n in conn.execute(stmt).all()}
     counts = {kind: found.pop(kind, 0) for kind in REGULATION_TYPES.values()}
     return counts | found
+
+
+def find_job_id(prefix: str, *, engine: Engine | None = None, settings: Settings | None = None) -> str:
+    """The whole job id that `prefix` starts (the dashboard shows 8 characters); a whole id as it is.
+
+    InputError when the prefix is too short or names several jobs; NotFoundError when it names none.
+    """
+    text = (prefix or "").strip().lower()
+    if len(text) == 36 or not re.fullmatch(r"[0-9a-f-]{8,35}", text):
+        return prefix  # a whole id, or something the job reader will refuse with its own message
+    stmt = sa.select(JOBS.c.job_id).where(JOBS.c.job_id.startswith(text, autoescape=True)).limit(3)
+    with resolve_engine(engine, settings).connect() as conn:
+        found = list(conn.execute(stmt).scalars())
+    if not found:
+        raise NotFoundError(f"no sync job starts with {prefix!r}")
+    if len(found) > 1:
+        raise InputError(f"{prefix!r} starts several jobs ({', '.join(found[:2])}, …): give more of the id")
+    return found[0]

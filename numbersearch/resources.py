@@ -143,3 +143,9 @@ def sync_order(names: Iterable[str] | None = None) -> list[Resource]:
     for resource in wanted:
         visit(resource)
     return ordered
+
+
+def label_of(name: str) -> str:
+    """The label of a resource by name (`Number types`); an unknown name as it is."""
+    resource = RESOURCES.get(str(name))
+    return resource.label if resource is not None else str(name)

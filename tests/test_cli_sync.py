@@ -43,7 +43,13 @@ def test_sync_all_then_read_everything_back(small_env: str, database_url: str) -
         ("number_types", "completed"),
     ]
     table = run("jobs", "--limit", "1", "--database-url", database_url)
-    assert table.exit_code == 0 and found[0]["job_id"] in table.stdout and found[1]["job_id"] not in table.stdout
+    shown_ids = (found[0]["job_id"][:8], found[1]["job_id"][:8])  # the table shows the dashboard's short ids
+    assert table.exit_code == 0 and shown_ids[0] in table.stdout and shown_ids[1] not in table.stdout
+    assert "the most recent sync job" in table.stdout
+    wide = run("jobs", "--limit", "1", "--wide", "--database-url", database_url)
+    assert found[0]["job_id"] in wide.stdout
+    by_prefix = run("job", shown_ids[1], "--json", "--database-url", database_url)
+    assert json.loads(by_prefix.stdout) == found[1]
     one = run("job", found[1]["job_id"], "--json", "--database-url", database_url)
     assert json.loads(one.stdout) == found[1]
     shown = run("job", found[0]["job_id"], "--database-url", database_url)
@@ -65,7 +71,9 @@ def test_sync_all_then_read_everything_back(small_env: str, database_url: str) -
     tf = json.loads(run("regulations", "--type", "TollFree", "--json", "--database-url", database_url).stdout)
     assert tf and {r["number_type"] for r in tf} == {"toll-free"}
     table = run("regulations", "--country", "DE", "--database-url", database_url).stdout
-    assert "Germany: " in table and "regulations" in table
+    assert all(r["sid"] in table for r in regulations) and f"{len(regulations)} regulation" in table
+    wide = run("regulations", "--country", "DE", "--wide", "--database-url", database_url).stdout
+    assert "Germany: " in wide
 
 
 def test_sync_json_and_exit_code_on_failure(small_env: str, sandbox_server, sqlite_url: str) -> None:
@@ -83,7 +91,7 @@ def test_bad_arguments_are_usage_errors(sqlite_url: str) -> None:
     for args in (
         ["countries", "--type", "premium"],
         ["regulations", "--type", "fax"],
-        ["regulations", "--country", "Germany"],
+        ["regulations", "--country", "Germny"],
         ["jobs", "--limit", "0"],
         ["jobs", "--limit", "101"],
         ["sync", "everything"],

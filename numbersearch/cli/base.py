@@ -12,7 +12,7 @@ import click
 from rich.console import Console
 from rich.text import Text
 
-from ..errors import EXIT_INTERRUPTED, InputError, NumbersearchError, answer_for
+from ..errors import EXIT_INTERRUPTED, EXIT_OK, InputError, NumbersearchError, answer_for
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
@@ -62,6 +62,12 @@ class _Group(click.Group):
         except KeyboardInterrupt:
             say("interrupted", "stopped by Ctrl-C", "red")
             sys.exit(EXIT_INTERRUPTED)
+        except BrokenPipeError:
+            # The reader went away (`… | head`): nothing is wrong, and nothing more can be printed.
+            import os
+
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            sys.exit(EXIT_OK)
         except Exception as exc:
             fail(exc)
 

@@ -9,7 +9,7 @@ import click
 from rich.text import Text
 
 from ..errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK
-from ..resources import RESOURCES, resolve_resource, sync_order
+from ..resources import RESOURCES, label_of, resolve_resource, sync_order
 from .base import DATABASE_URL_OPTION, load_settings, main, make_console, open_engine, print_json, say
 
 if TYPE_CHECKING:
@@ -45,7 +45,7 @@ async def _run_with_progress(
 
 def describe_job_line(job: dict[str, Any]) -> Text:
     """`✓ Regulations sync completed: …` or `✗ … failed: why`; Twilio's words are never read as markup."""
-    label = RESOURCES[job["sync_type"]].label if job["sync_type"] in RESOURCES else job["sync_type"]
+    label = label_of(job["sync_type"])
     if job["status"] == "completed":
         return Text.assemble(
             ("✓", "green"),

@@ -12,7 +12,7 @@ import pandas as pd
 
 from ..frames import DOCUMENT_KIND, END_USER_KIND
 from ..numbertypes import LABELS, NUMBER_TYPES, number_type_label
-from ..resources import RESOURCES
+from ..resources import label_of
 from ..shared import job_duration, parse_time
 from ..workbook import XLSX_MEDIA_TYPE
 
@@ -62,8 +62,7 @@ def message_html(text: str, kind: str = "info") -> str:
 
 def sync_label(sync_type: Any) -> str:
     """The label of a sync type (`Number types`, `Regulations`), as declared; an unknown type as it is."""
-    resource = RESOURCES.get(str(sync_type))
-    return resource.label if resource is not None else str(sync_type)
+    return label_of(str(sync_type))
 
 
 def table_html(headers: Iterable[str], rows: Iterable[str], *, css_class: str = "", scroll: bool = True) -> str:
