@@ -145,20 +145,49 @@ def make_engine(url: str, *, auto_migrate: bool = True) -> Engine:
     return engine
 
 
-def get_engine(settings: Settings | None = None) -> Engine:
-    """The process-wide engine for the settings' DATABASE_URL, made (and its schema prepared) on first use."""
+def require_existing(url: str) -> None:
+    """DatabaseError unless a SQLite URL names a file that holds something: a read never creates a database.
+
+    Reading from the wrong folder (a notebook in `notebooks/`, say) would otherwise create a stray empty file
+    and show nothing, as if nothing had ever been synced.
+    """
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        return  # _build_engine says what is wrong with it
+    database = parsed.database or ""
+    if parsed.get_backend_name() != "sqlite" or database in ("", ":memory:") or database.startswith("file:"):
+        return
+    path = Path(database).resolve()
+    if not path.is_file() or path.stat().st_size == 0:
+        what = "no database file" if not path.exists() else "an empty database file"
+        raise DatabaseError(
+            f"{what} at {path}: run `numbersearch sync all` (or `numbersearch demo`) to fill one, "
+            "or point DATABASE_URL at yours"
+        )
+
+
+def get_engine(settings: Settings | None = None, *, must_exist: bool = False) -> Engine:
+    """The process-wide engine for the settings' DATABASE_URL, made (and its schema prepared) on first use.
+
+    With `must_exist` (every read), a SQLite file that does not exist yet is refused rather than created.
+    """
     settings = settings or get_settings()
     url = settings.database_url
     with _engines_lock:
         engine = _engines.get(url)
         if engine is None:
+            if must_exist:
+                require_existing(url)
             engine = _engines[url] = make_engine(url, auto_migrate=settings.auto_migrate)
         return engine
 
 
-def resolve_engine(engine: Engine | None = None, settings: Settings | None = None) -> Engine:
+def resolve_engine(
+    engine: Engine | None = None, settings: Settings | None = None, *, must_exist: bool = False
+) -> Engine:
     """The engine a library call should use: the one given, else the settings' cached one."""
-    return engine if engine is not None else get_engine(settings)
+    return engine if engine is not None else get_engine(settings, must_exist=must_exist)
 
 
 def dispose_engines() -> None:
@@ -182,3 +211,8 @@ def one_statement(engine: Engine) -> Iterator[Connection]:
     else:
         with engine.begin() as conn:
             yield conn
+
+
+def read_engine(engine: Engine | None = None, settings: Settings | None = None) -> Engine:
+    """The engine a reader uses: the one given, else the settings' (which must exist: reads never create one)."""
+    return resolve_engine(engine, settings, must_exist=True)

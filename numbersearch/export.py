@@ -14,7 +14,7 @@ import pandas as pd
 from sqlalchemy.engine import Engine
 
 from .config import Settings
-from .db import masked_database_url, resolve_engine
+from .db import masked_database_url, read_engine
 from .frames import DOCUMENT_KIND, END_USER_KIND, availability_matrix, regulations_df, requirements_df
 from .numbertypes import LABELS, NUMBER_TYPES, number_type_label
 from .query import last_completed, normalize_countries, normalize_number_types
@@ -228,7 +228,7 @@ def collect_sheets(
 ) -> tuple[list[Sheet], list[str]]:
     """Read the database and lay out the five sheets; also returns the About warnings."""
     codes, types = normalize_countries(countries), normalize_number_types(number_types)
-    engine = resolve_engine(engine, settings)
+    engine = read_engine(engine, settings)
     now = now or datetime.now(UTC)
     regulations = regulations_df(codes, types, engine=engine)
     requirements = requirements_df(codes, types, engine=engine)

@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from .config import Settings
-from .db import resolve_engine
+from .db import read_engine, resolve_engine
 from .errors import InputError
 from .models import COUNTRIES, CountryPublic, LibraryModel, RegulationPublic
 from .numbertypes import NUMBER_TYPES, NumberType, normalize_number_type
@@ -258,7 +258,7 @@ def countries_df(
 ) -> pd.DataFrame:
     """Every synced country with one boolean per number type; filter by types offered (any of them) and by beta."""
     stmt = countries_statement(normalize_number_types(number_type), beta)
-    rows = read_rows(resolve_engine(engine, settings), stmt)
+    rows = read_rows(read_engine(engine, settings), stmt)
     found = [CountryPublic.model_validate(row).model_dump() for row in rows]
     return frame_from_rows(found, COUNTRY_COLUMNS)
 
@@ -270,7 +270,7 @@ def availability_matrix(
     settings: Settings | None = None,
 ) -> pd.DataFrame:
     """Countries × the seven number types as booleans, indexed by country code, with the country name."""
-    rows = read_rows(resolve_engine(engine, settings), countries_statement(codes=normalize_countries(countries)))
+    rows = read_rows(read_engine(engine, settings), countries_statement(codes=normalize_countries(countries)))
     frame = frame_from_rows(rows, {"country_code": "object", **MATRIX_COLUMNS})
     return frame.set_index("country_code")
 
@@ -283,7 +283,7 @@ def _regulations_with_names(
 ) -> list[tuple[dict[str, Any], str | None]]:
     # Each matching regulation with its country's name from the countries table (None when not synced).
     codes, types = normalize_countries(country), normalize_number_types(number_type)
-    engine = resolve_engine(engine, settings)
+    engine = read_engine(engine, settings)
     names = _country_names(engine)
     return [(r, names.get(r["iso_country"])) for r in fetch_regulations(engine, codes, types)]
 

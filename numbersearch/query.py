@@ -12,7 +12,7 @@ from sqlalchemy.engine import Engine
 
 from .config import Settings
 from .countries import resolve_country
-from .db import resolve_engine
+from .db import read_engine
 from .errors import InputError, NotFoundError
 from .models import COUNTRIES, JOBS, REGULATIONS, CountryPublic, RegulationPublic
 from .numbertypes import NUMBER_TYPES, REGULATION_TYPES, NumberType, normalize_number_type
@@ -125,13 +125,13 @@ def list_countries(
     settings: Settings | None = None,
 ) -> list[dict[str, Any]]:
     """Countries by code; `number_type` (any spelling, one or many) keeps those offering it, `beta` the flag."""
-    found = read_countries(number_type=number_type, beta=beta, engine=resolve_engine(engine, settings))
+    found = read_countries(number_type=number_type, beta=beta, engine=read_engine(engine, settings))
     return [country.model_dump(mode="json") for country in found]
 
 
 def get_country(code: str, *, engine: Engine | None = None, settings: Settings | None = None) -> dict[str, Any]:
     """One country by ISO code (any case); NotFoundError when it is not stored."""
-    return read_country(code, engine=resolve_engine(engine, settings)).model_dump(mode="json")
+    return read_country(code, engine=read_engine(engine, settings)).model_dump(mode="json")
 
 
 def list_regulations(
@@ -142,13 +142,13 @@ def list_regulations(
     settings: Settings | None = None,
 ) -> list[dict[str, Any]]:
     """Business regulations by country, type and sid; filters by countries and number types (any spelling)."""
-    found = read_regulations(country=country, number_type=number_type, engine=resolve_engine(engine, settings))
+    found = read_regulations(country=country, number_type=number_type, engine=read_engine(engine, settings))
     return [regulation.model_dump(mode="json") for regulation in found]
 
 
 def get_regulation(sid: str, *, engine: Engine | None = None, settings: Settings | None = None) -> dict[str, Any]:
     """One regulation by sid; NotFoundError when it is not stored."""
-    return read_regulation(sid, engine=resolve_engine(engine, settings)).model_dump(mode="json")
+    return read_regulation(sid, engine=read_engine(engine, settings)).model_dump(mode="json")
 
 
 def last_completed(
@@ -158,7 +158,7 @@ def last_completed(
     stmt = sa.select(sa.func.max(JOBS.c.completed_at)).where(
         JOBS.c.sync_type == resolve_resource(sync_type).name, JOBS.c.status == "completed"
     )
-    with resolve_engine(engine, settings).connect() as conn:
+    with read_engine(engine, settings).connect() as conn:
         value = conn.execute(stmt).scalar()
     # func.max bypasses the column's type decorator on some dialects; normalise to aware UTC here.
     if isinstance(value, str):
@@ -171,7 +171,7 @@ def last_completed(
 def count_countries_by_type(*, engine: Engine | None = None, settings: Settings | None = None) -> dict[str, int]:
     """How many stored countries offer each canonical number type (every type present, zero included)."""
     columns = [sa.func.sum(sa.case((COUNTRIES.c[t].is_(True), 1), else_=0)) for t in NUMBER_TYPES]
-    with resolve_engine(engine, settings).connect() as conn:
+    with read_engine(engine, settings).connect() as conn:
         values = conn.execute(sa.select(*columns)).one()
     return {t: int(v or 0) for t, v in zip(NUMBER_TYPES, values, strict=True)}
 
@@ -179,7 +179,7 @@ def count_countries_by_type(*, engine: Engine | None = None, settings: Settings 
 def count_regulations_by_type(*, engine: Engine | None = None, settings: Settings | None = None) -> dict[str, int]:
     """How many stored regulations there are per regulation number type (`local`, …, `toll-free`)."""
     stmt = sa.select(REGULATIONS.c.number_type, sa.func.count()).group_by(REGULATIONS.c.number_type)
-    with resolve_engine(engine, settings).connect() as conn:
+    with read_engine(engine, settings).connect() as conn:
         found = {kind: int(n) for kind, n in conn.execute(stmt).all()}
     counts = {kind: found.pop(kind, 0) for kind in REGULATION_TYPES.values()}
     return counts | found
@@ -194,7 +194,7 @@ def find_job_id(prefix: str, *, engine: Engine | None = None, settings: Settings
     if len(text) == 36 or not re.fullmatch(r"[0-9a-f-]{8,35}", text):
         return prefix  # a whole id, or something the job reader will refuse with its own message
     stmt = sa.select(JOBS.c.job_id).where(JOBS.c.job_id.startswith(text, autoescape=True)).limit(3)
-    with resolve_engine(engine, settings).connect() as conn:
+    with read_engine(engine, settings).connect() as conn:
         found = list(conn.execute(stmt).scalars())
     if not found:
         raise NotFoundError(f"no sync job starts with {prefix!r}")

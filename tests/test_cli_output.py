@@ -12,6 +12,7 @@ from click.testing import CliRunner
 from conftest import sandbox_catalogue, seed_database
 
 from numbersearch.cli import main
+from numbersearch.db import make_engine
 
 
 def run(*args: str) -> Any:
@@ -67,8 +68,25 @@ def test_counts_are_spelled_in_the_singular_for_one(seeded: tuple[str, list[dict
 
 
 def test_hints_say_what_is_wrong(tmp_path: Any, seeded: tuple[str, list[dict]]) -> None:
-    empty = run("countries", "--database-url", f"sqlite:///{tmp_path / 'new.db'}").stdout
-    assert "run `numbersearch sync number-types` first" in empty
+    new = f"sqlite:///{tmp_path / 'new.db'}"
+    make_engine(new).dispose()  # a database with the schema and nothing synced yet
+    assert "run `numbersearch sync number-types` first" in run("countries", "--database-url", new).stdout
+    # Synced, but the filter matches nothing: say so, and do not send the reader to sync again.
+    import sqlalchemy as sa
+
+    from numbersearch.jobs import create_job
+    from numbersearch.models import JOBS, utcnow
+
+    url = seeded[0]
+    job = create_job("regulations", settings=_settings(url))
+    engine = make_engine(url)
+    with engine.begin() as conn:
+        done = {"status": "completed", "completed_at": utcnow()}
+        conn.execute(sa.update(JOBS).where(JOBS.c.job_id == job["job_id"]).values(**done))
+    engine.dispose()
+    nothing = run("regulations", "--country", "AQ", "--database-url", url)
+    assert nothing.stdout == "No regulations match these filters.\n"
+
     url, _ = seeded
     misspelt = run("regulations", "--country", "Germny", "--database-url", url)
     assert misspelt.exit_code == 2 and "did you mean DE (Germany)?" in misspelt.output

@@ -9,7 +9,7 @@ from click.testing import CliRunner
 from conftest import TEST_TOKEN, keep_countries
 
 from numbersearch.cli import main
-from numbersearch.db import dispose_engines
+from numbersearch.db import dispose_engines, make_engine
 
 WRONG_TOKEN = "wrong-SECRET-token-91aa"
 
@@ -102,6 +102,7 @@ def test_bad_arguments_are_usage_errors(sqlite_url: str) -> None:
 
 
 def test_unknown_or_malformed_job_ids(sqlite_url: str) -> None:
+    make_engine(sqlite_url).dispose()
     # Bad input, exit 2 (design.md §5), like every other bad value on the command line.
     result = run("job", "nope", "--database-url", sqlite_url)
     assert result.exit_code == 2 and "not a job id" in result.stderr
@@ -110,9 +111,34 @@ def test_unknown_or_malformed_job_ids(sqlite_url: str) -> None:
 
 
 def test_empty_database_says_what_to_do(sqlite_url: str) -> None:
-    assert "numbersearch sync" in run("countries", "--database-url", sqlite_url).stdout
-    assert "numbersearch sync" in run("regulations", "--database-url", sqlite_url).stdout
+    make_engine(sqlite_url).dispose()  # the schema, and nothing synced
+    assert "numbersearch sync number-types" in run("countries", "--database-url", sqlite_url).stdout
+    assert "numbersearch sync regulations" in run("regulations", "--database-url", sqlite_url).stdout
     assert "No sync jobs yet" in run("jobs", "--database-url", sqlite_url).stdout
+
+
+def test_reads_name_a_missing_database_file_and_create_nothing(tmp_path) -> None:
+    # From the wrong folder (a notebook in notebooks/, say), a read used to create an empty database silently.
+    missing = tmp_path / "elsewhere.db"
+    for args in (["countries"], ["regulations"], ["jobs"], ["export", "regulations", "-o", str(tmp_path / "x.xlsx")]):
+        result = run(*args, "--database-url", f"sqlite:///{missing}")
+        assert result.exit_code == 4, args
+        assert result.stderr.count("\n") == 1 and f"no database file at {missing}" in result.stderr, args
+    empty = tmp_path / "empty.db"
+    empty.touch()
+    result = run("countries", "--database-url", f"sqlite:///{empty}")
+    assert result.exit_code == 4 and "an empty database file" in result.stderr
+    assert not missing.exists() and empty.stat().st_size == 0 and not (tmp_path / "x.xlsx").exists()
+
+
+def test_library_readers_name_a_missing_database_file_too(tmp_path, monkeypatch) -> None:
+    import numbersearch as ns
+
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'nothing-here.db'}")
+    for read in (ns.countries_df, ns.regulations_df, ns.list_countries):
+        with pytest.raises(ns.DatabaseError, match="no database file at"):
+            read()
+    assert not (tmp_path / "nothing-here.db").exists()
 
 
 def test_missing_credentials_name_the_variable(sqlite_url: str) -> None:
@@ -123,7 +149,7 @@ def test_missing_credentials_name_the_variable(sqlite_url: str) -> None:
 
 def test_an_unopenable_database_is_one_line_and_exit_4(tmp_path) -> None:
     url = f"sqlite:///{tmp_path / 'missing-folder' / 'x.db'}"
-    for args in (["countries"], ["jobs"], ["demo"]):
+    for args in (["demo"], ["db", "upgrade"]):
         result = run(*args, "--database-url", url)
         assert result.exit_code == 4, args
         assert result.stderr.count("\n") == 1 and "cannot open database" in result.stderr

@@ -95,6 +95,9 @@ def test_user_and_twilio_text_is_never_read_as_markup(raising_command: dict) -> 
 
 
 def test_the_export_path_is_printed_as_given(tmp_path: Path, sqlite_url: str) -> None:
+    from numbersearch.db import make_engine
+
+    make_engine(sqlite_url).dispose()
     args = ["export", "regulations", "-o", "report[final].xlsx", "--database-url", sqlite_url]
     result = CliRunner().invoke(main, args)
     assert result.exit_code == 0, result.output

@@ -125,20 +125,23 @@ def load_settings(database_url: str | None, **overrides: Any) -> Settings:
     return get_settings(**overrides)
 
 
-def open_engine(settings: Settings) -> Engine:
-    """The database engine (its schema brought to head); stale jobs are failed first, as on every process start."""
+def open_engine(settings: Settings, *, must_exist: bool = False) -> Engine:
+    """The database engine (its schema brought to head); stale jobs are failed first, as on every process start.
+
+    `must_exist` for commands that only read: a SQLite file that is not there is named, never created.
+    """
     from ..db import get_engine
     from ..jobs import mark_stale_jobs
 
-    engine = get_engine(settings)
+    engine = get_engine(settings, must_exist=must_exist)
     mark_stale_jobs(engine=engine, settings=settings)
     return engine
 
 
 def read_database(database_url: str | None, reader: Callable[..., Any], **query: Any) -> Any:
-    """What a library reader answers for `query`, from the database `--database-url` names."""
+    """What a library reader answers for `query`, from the database `--database-url` names (which must exist)."""
     settings = load_settings(database_url)
-    return reader(**query, engine=open_engine(settings), settings=settings)
+    return reader(**query, engine=open_engine(settings, must_exist=True), settings=settings)
 
 
 def _normalize_values(
