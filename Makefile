@@ -16,6 +16,8 @@ $(STAMP): pyproject.toml | $(BIN)/python
 
 demo: $(STAMP)
 	$(BIN)/numbersearch demo
+	@echo
+	@echo "The commands live in $(VENV): run 'source $(VENV)/bin/activate' for the bare 'numbersearch ...' ones."
 
 lint: $(STAMP)
 	$(BIN)/ruff check numbersearch tests bench
