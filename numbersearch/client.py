@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import random
@@ -11,7 +12,7 @@ import socket
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import Any, NoReturn
+from typing import Any, NoReturn, TypeVar
 
 import httpx
 
@@ -48,6 +49,8 @@ from .paging import (
 )
 
 logger = logging.getLogger(__name__)
+
+Client = TypeVar("Client")  # whatever client a caller hands in (a fake in tests); we only pass it through
 
 API_VERSION = "/2010-04-01"
 REGULATIONS_PATH = "/v2/RegulatoryCompliance/Regulations"
@@ -536,3 +539,14 @@ def _decode_json(response: httpx.Response) -> Any:
             status=response.status_code,
         )
         raise _Transient(error) from None
+
+
+@contextlib.asynccontextmanager
+async def client_for(settings: Settings, client: Client | None = None) -> AsyncIterator[Client | TwilioClient]:
+    """The client given, left open (it belongs to the caller, whose semaphore it may share), or one of our own
+    for the block, closed after it."""
+    if client is not None:
+        yield client
+        return
+    async with TwilioClient(settings) as own:
+        yield own

@@ -426,12 +426,10 @@ async def search_numbers(
 async def _ask_twilio(
     client: NumberSource | None, settings: Settings, code: str, kind: str, page_size: int, filters: dict[str, Any]
 ) -> list[dict[str, Any]]:
-    if client is not None:
-        return await client.search_available_numbers(code, kind, page_size=page_size, **filters)
-    from .client import TwilioClient
+    from .client import client_for
 
-    async with TwilioClient(settings) as own:
-        return await own.search_available_numbers(code, kind, page_size=page_size, **filters)
+    async with client_for(settings, client) as twilio:
+        return await twilio.search_available_numbers(code, kind, page_size=page_size, **filters)
 
 
 def search_numbers_sync(country: str, number_type: str = "local", **kwargs: Any) -> SearchResult:
