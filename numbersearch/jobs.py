@@ -241,6 +241,7 @@ def _counts(result: SyncResult) -> dict[str, Any]:
         "failures": list(result.failures),
         "rows_written": result.rows_written,
         "rows_removed": result.rows_removed,
+        "changes": dict(result.changes),
     }
 
 
@@ -340,7 +341,12 @@ async def _execute(
     """Run the job's sync; the outcome as (status, error). Only cancellation escapes."""
     try:
         result = await sync_resource(
-            job["sync_type"], settings=settings, engine=engine, client=client, on_progress=progress
+            job["sync_type"],
+            settings=settings,
+            engine=engine,
+            client=client,
+            on_progress=progress,
+            job_id=job["job_id"],
         )
     except TwilioAuthError:
         return "failed", AUTH_MESSAGE

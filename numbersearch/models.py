@@ -66,6 +66,9 @@ class LibraryModel(SQLModel, registry=registry()):
 
 METADATA: sa.MetaData = LibraryModel.metadata
 
+# The content hash of a synced row (changes.content_hash): on the table only, so no read model ever carries it.
+HASH_FIELD: Any = Field(max_length=64)
+
 
 # --- country_number_types ---
 
@@ -89,6 +92,8 @@ class CountryBase(LibraryModel):
 
 class CountryNumberTypes(CountryBase, table=True):
     __tablename__ = "country_number_types"
+
+    content_hash: str = HASH_FIELD
 
 
 class CountryPublic(CountryBase):
@@ -125,6 +130,8 @@ class Regulation(RegulationBase, table=True):
     __tablename__ = "regulations"
     __table_args__ = (sa.Index("ix_regulations_country_type", "iso_country", "number_type"),)
 
+    content_hash: str = HASH_FIELD
+
 
 class RegulationPublic(RegulationBase):
     """A regulation as every surface shows it (`number_type` in Twilio's spelling: `toll-free`)."""
@@ -160,6 +167,9 @@ class JobBase(LibraryModel):
     failures: list[dict[str, Any]] = Field(default_factory=list, sa_type=JSONType, nullable=False)
     rows_written: int = 0
     rows_removed: int = 0
+    # Change records of this job by kind (`{"added": 2, "removed": 0, "changed": 5}`, or `{"initial_load": N}`);
+    # `{}` until the job compared anything.
+    changes: dict[str, int] = Field(default_factory=dict, sa_type=JSONType, nullable=False)
 
 
 class SyncJob(JobBase, table=True):
@@ -219,6 +229,41 @@ class WorkerPublic(WorkerBase):
     """A worker as `numbersearch workers` and `GET /api/v1/workers` show it."""
 
 
+# --- sync_changes ---
+
+# SQL NULL (not JSON `null`) where a change has no before or after value.
+NullableJSON = sa.JSON(none_as_null=True).with_variant(JSONB(none_as_null=True), "postgresql")
+
+
+class ChangeBase(LibraryModel):
+    """One change a sync found in Twilio's catalogue (design.md §9): a row added or removed, or a part of it changed."""
+
+    job_id: str | None = Field(default=None, max_length=36)
+    recorded_at: UTCTime = _time()
+    resource: str = Field(max_length=40)
+    key: str
+    country_code: str | None = Field(default=None, max_length=2)
+    kind: str = Field(max_length=10)
+    field: str | None = None
+    item: str | None = None
+    before: Any | None = Field(default=None, sa_type=NullableJSON, nullable=True)
+    after: Any | None = Field(default=None, sa_type=NullableJSON, nullable=True)
+
+
+class SyncChange(ChangeBase, table=True):
+    __tablename__ = "sync_changes"
+    __table_args__ = (
+        sa.Index("ix_sync_changes_recorded_at", "recorded_at"),
+        sa.Index("ix_sync_changes_job_id", "job_id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+
+
+class ChangePublic(ChangeBase):
+    """A change record as every surface shows it."""
+
+
 def table_of(model: type[SQLModel]) -> sa.Table:
     """The Core table of a table model, typed (SQLModel sets `__table__` at class creation but never declares it)."""
     table = sa.inspect(model).local_table
@@ -231,3 +276,4 @@ COUNTRIES = table_of(CountryNumberTypes)
 REGULATIONS = table_of(Regulation)
 JOBS = table_of(SyncJob)
 WORKERS = table_of(SyncWorker)
+CHANGES = table_of(SyncChange)

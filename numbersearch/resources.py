@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from . import store
+from .changes import Differ, diff_columns, diff_regulation
 from .errors import InputError
 from .models import COUNTRIES, REGULATIONS
 from .transform import business_regulation_rows, country_rows
@@ -43,6 +44,11 @@ class Resource:
     sweep_orphans: bool = False  # after a complete run, delete the rows of partitions no longer listed
     depends_on: tuple[str, ...] = ()  # stored first (rows added, none removed) when `partitions` finds none
     empty_means: str = ""  # why an empty answer is refused, for the message
+    # Change tracking (changes.py): what changed between a stored row's content and the new one (default: one
+    # change per differing column, lists of named objects element by element), and the columns naming a row in
+    # its change records when they are not `key` (a document type's `machine_name`).
+    diff: Differ = diff_columns
+    change_key: tuple[str, ...] = ()
 
     @property
     def slug(self) -> str:
@@ -107,6 +113,7 @@ REGULATIONS_SYNC = Resource(
     sweep_orphans=True,
     depends_on=("number_types",),
     empty_means="Twilio listed no countries, so there are no regulations to sync",
+    diff=diff_regulation,
 )
 
 # Declaration order is the order of `sync all` (dependencies always come first; see sync_order).

@@ -334,7 +334,7 @@ def _synced_on(engine: Engine, country: Mapping[str, Any] | None) -> str:
     when = last_completed("number_types", engine=engine)
     if when is not None:
         return f"{when:%Y-%m-%d}"
-    stamp = str((country or {}).get("last_updated") or "")
+    stamp = str((country or {}).get("synced_at") or "")
     return stamp[:10] or "at an unknown date"
 
 

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy.engine import Engine
 
 from . import store
+from .changes import Tracking, tracking_for
 from .config import Settings, get_settings
 from .db import resolve_engine
 from .errors import CatalogueError, TwilioAuthError, TwilioError, TwilioUnreachable
@@ -42,6 +43,8 @@ class SyncResult:
     failures: list[dict[str, str]] = field(default_factory=list)
     rows_written: int = 0
     rows_removed: int = 0
+    # Change records by kind (`{"added": 1, "removed": 0, "changed": 3}`, or `{"initial_load": N}`); {} until compared.
+    changes: dict[str, int] = field(default_factory=dict)
 
     @property
     def countries_failed(self) -> int:
@@ -101,17 +104,21 @@ async def client_scope(settings: Settings, client: TwilioClient | None) -> Async
 # --- worker-thread work: rows built from Twilio's JSON, and their write ---
 
 
-def store_whole(resource: Resource, engine: Engine, payload: Any) -> tuple[int, int, int]:
+def store_whole(
+    resource: Resource, engine: Engine, payload: Any, tracking: Tracking | None = None
+) -> tuple[int, int, int]:
     """A whole resource's rows replace its table; (rows, written, removed). An empty answer keeps what is stored."""
     rows = resource.transform(payload)
     if not rows:
         # An empty list is far likelier a fault than Twilio closing everything: keep what is stored.
         raise CatalogueError(f"{resource.empty_means}; the stored rows were kept")
-    written, removed = store.replace_all(engine, resource.table, resource.key, rows, utcnow())
+    written, removed = store.replace_all(engine, resource.table, resource.key, rows, utcnow(), tracking)
     return len(rows), written, removed
 
 
-def store_partition(resource: Resource, engine: Engine, code: str, payload: Any) -> tuple[int, int]:
+def store_partition(
+    resource: Resource, engine: Engine, code: str, payload: Any, tracking: Tracking | None = None
+) -> tuple[int, int]:
     """One country's rows, from all of its pages, replace its stored rows."""
     assert resource.partition_column is not None
     rows = resource.transform(payload)
@@ -119,7 +126,8 @@ def store_partition(resource: Resource, engine: Engine, code: str, payload: Any)
     if len(own) < len(rows):
         # Another country's rows would be deleted again by that country's own replace; never store them here.
         log.warning("ignoring %d rows of other countries in %s's answer", len(rows) - len(own), code)
-    return store.replace_partition(engine, resource.table, resource.key, resource.partition_column, code, own, utcnow())
+    column = resource.partition_column
+    return store.replace_partition(engine, resource.table, resource.key, column, code, own, utcnow(), tracking)
 
 
 def store_dependency(resource: Resource, engine: Engine, payload: Any) -> int:
@@ -137,12 +145,14 @@ async def sync_resource(
     engine: Engine | None = None,
     client: TwilioClient | None = None,
     on_progress: ProgressCallback | None = None,
+    job_id: str | None = None,
 ) -> SyncResult:
     """Sync one resource from Twilio into its table and return the counts.
 
     A partitioned resource replaces each country in its own transaction once all its pages arrived; a failed
     country keeps its old rows and is listed in `failures`; rows of countries no longer listed are swept only
     after a run with no failure. A rejected token (401) or an unreachable Twilio stops everything at once.
+    Every write is compared with what is stored, and the changes found are recorded under `job_id` (changes.py).
     """
     resource = resolve_resource(resource)
     settings = settings or get_settings()
@@ -150,17 +160,21 @@ async def sync_resource(
     result = SyncResult(resource.name)
     async with client_scope(settings, client) as twilio:
         if resource.partitioned:
-            await _sync_partitioned(resource, twilio, engine, result, on_progress, settings)
+            # Whether this is an initial load is decided once, before any country lands in the table.
+            initial = await asyncio.to_thread(store.is_empty, engine, resource.table)
+            tracking = tracking_for(resource, job_id=job_id, initial=initial)
+            await _sync_partitioned(resource, twilio, engine, result, on_progress, settings, tracking)
         else:
-            await _sync_whole(resource, twilio, engine, result, on_progress)
+            await _sync_whole(resource, twilio, engine, result, on_progress, tracking_for(resource, job_id=job_id))
     log.info(
-        "%s synced: %d of %d countries, %d failed, %d rows written, %d removed",
+        "%s synced: %d of %d countries, %d failed, %d rows written, %d removed, changes %s",
         resource.name,
         result.countries_processed - result.countries_failed,
         result.countries_total,
         result.countries_failed,
         result.rows_written,
         result.rows_removed,
+        result.changes,
     )
     return result
 
@@ -171,11 +185,14 @@ async def _sync_whole(
     engine: Engine,
     result: SyncResult,
     on_progress: ProgressCallback | None,
+    tracking: Tracking,
 ) -> None:
     assert resource.fetch is not None
     payload = await resource.fetch(twilio)
     # Building the rows is CPU work: it runs in the worker thread with the write, so the loop only awaits I/O.
-    total, result.rows_written, result.rows_removed = await asyncio.to_thread(store_whole, resource, engine, payload)
+    stored = await asyncio.to_thread(store_whole, resource, engine, payload, tracking)
+    total, result.rows_written, result.rows_removed = stored
+    result.changes = dict(tracking.counts)
     result.countries_total = result.countries_processed = total
     await notify(on_progress, result)
 
@@ -203,21 +220,26 @@ async def _sync_partitioned(
     result: SyncResult,
     on_progress: ProgressCallback | None,
     settings: Settings,
+    tracking: Tracking,
 ) -> None:
     codes = await _partitions(resource, twilio, engine)
     result.countries_total = len(codes)
     await notify(on_progress, result)
-    await _fan_out(resource, twilio, engine, codes, result, on_progress, settings)
+    await _fan_out(resource, twilio, engine, codes, result, on_progress, settings, tracking)
     if result.ok and resource.sweep_orphans:
         assert resource.partition_column is not None
-        swept = await asyncio.to_thread(store.sweep_orphans, engine, resource.table, resource.partition_column, codes)
+        column = resource.partition_column
+        swept = await asyncio.to_thread(store.sweep_orphans, engine, resource.table, column, codes, tracking)
         result.rows_removed += swept
+        result.changes = dict(tracking.counts)
 
 
-async def _sync_partition(resource: Resource, twilio: TwilioClient, engine: Engine, code: str) -> tuple[int, int]:
+async def _sync_partition(
+    resource: Resource, twilio: TwilioClient, engine: Engine, code: str, tracking: Tracking
+) -> tuple[int, int]:
     assert resource.fetch_partition is not None
     payload = await resource.fetch_partition(twilio, code)
-    return await asyncio.to_thread(store_partition, resource, engine, code, payload)
+    return await asyncio.to_thread(store_partition, resource, engine, code, payload, tracking)
 
 
 async def _fan_out(
@@ -228,19 +250,21 @@ async def _fan_out(
     result: SyncResult,
     on_progress: ProgressCallback | None,
     settings: Settings,
+    tracking: Tracking,
 ) -> None:
     """Every country at once (the client's one semaphore bounds the requests), counted as each finishes.
 
     No serial probe goes first: a rejected token fails the first answer back, and the rest are cancelled then.
     No task outlives this call.
     """
-    tasks = {asyncio.create_task(_sync_partition(resource, twilio, engine, code)): code for code in codes}
+    tasks = {asyncio.create_task(_sync_partition(resource, twilio, engine, code, tracking)): code for code in codes}
     try:
         pending: set[asyncio.Task[tuple[int, int]]] = set(tasks)
         while pending:
             done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
             for task in sorted(done, key=lambda t: tasks[t]):
                 _record(result, tasks[task], task, settings)
+            result.changes = dict(tracking.counts)
             await notify(on_progress, result)
     finally:
         await _cancel_all(tasks)

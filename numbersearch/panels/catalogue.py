@@ -112,7 +112,7 @@ class CountriesPanel(Panel):
             )
             self.chart.value = self.matrix.value = ""
             return shown
-        updated = shown["last_updated"].max()
+        updated = shown["synced_at"].max()  # when a sync last saw them (last_updated: when Twilio changed one)
         self.summary.value = (
             f'<b>{len(shown)} countries</b> <span class="ns-muted">synced {updated:%Y-%m-%d %H:%M} UTC</span>'
         )
