@@ -201,3 +201,19 @@ def find_job_id(prefix: str, *, engine: Engine | None = None, settings: Settings
     if len(found) > 1:
         raise InputError(f"{prefix!r} starts several jobs ({', '.join(found[:2])}, …): give more of the id")
     return found[0]
+
+
+def last_job(
+    sync_type: str, *, engine: Engine | None = None, settings: Settings | None = None
+) -> dict[str, Any] | None:
+    """The newest job of a resource, whatever its outcome (a failed one warns readers that data may be partial)."""
+    from .models import JobPublic
+
+    stmt = (
+        sa.select(JOBS)
+        .where(JOBS.c.sync_type == resolve_resource(sync_type).name)
+        .order_by(JOBS.c.created_at.desc(), JOBS.c.job_id.desc())
+        .limit(1)
+    )
+    found = read_rows(read_engine(engine, settings), stmt)
+    return JobPublic.model_validate(found[0]).model_dump(mode="json") if found else None

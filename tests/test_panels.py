@@ -27,6 +27,7 @@ from numbersearch.frames import (
     REQUIREMENT_COLUMNS,
     frame_from_rows,
 )
+from numbersearch.models import utcnow
 from numbersearch.panels.html import format_duration, jobs_table_html, requirements_html, type_counts_html
 
 DEADLINE = 30.0
@@ -332,6 +333,46 @@ def test_requirement_cards_list_fields_and_each_document_with_its_options():
     assert "none" in second and "No supporting documents required." in second and "Utility bill" not in second
 
 
+async def test_regulations_panel_narrows_types_to_the_country_and_says_when_it_was_synced(synced, engine):
+    from numbersearch.query import get_country
+
+    panel = panels.RegulationsPanel(settings=synced, engine=engine)
+    await panel.settle()
+    assert "Synced " in panel.status.value and "failed" not in panel.status.value
+    codes = [code for _label, code in panel.country.options if code]
+    # A country that lacks one of the four regulated types: the type list narrows to what it offers.
+    lacking = next(
+        (code, t) for code in sorted(codes) for t in ("mobile", "national", "toll_free", "local")
+        if t not in get_country(code, engine=engine)["number_types"]
+    )
+    code, missing_type = lacking
+    panel.number_type.value = missing_type
+    await panel.settle()
+    panel.country.value = code
+    await panel.settle()
+    offered = [t for _label, t in panel.number_type.options if t]
+    assert missing_type not in offered and offered
+    name = get_country(code, engine=engine)["country"]
+    assert f"{name} offers no " in panel.message.value and "No regulations match" not in panel.details.value
+    panel.close()
+
+
+async def test_regulations_panel_warns_after_a_failed_sync(synced, engine):
+    import sqlalchemy as sa
+
+    from numbersearch.models import JOBS
+
+    job = jobs.create_job("regulations", engine=engine, settings=synced)
+    failed = {"status": "failed", "error": "2 of 9 countries failed: DE (…), FR (…)", "completed_at": utcnow()}
+    with engine.begin() as conn:
+        conn.execute(sa.update(JOBS).where(JOBS.c.job_id == job["job_id"]).values(**failed))
+    panel = panels.RegulationsPanel(settings=synced, engine=engine)
+    await panel.settle()
+    assert "The last regulations sync failed (2 of 9 countries failed" in panel.status.value
+    assert "ns-warning" in panel.status.value
+    panel.close()
+
+
 async def test_regulations_panel_before_any_sync_says_what_to_do(settings, engine):
     panel = panels.RegulationsPanel(settings=settings, engine=engine)
     await panel.settle()
@@ -343,6 +384,10 @@ async def test_regulations_panel_before_any_sync_says_what_to_do(settings, engin
 
 async def test_search_panel_shows_numbers(synced_types, engine):
     panel = panels.SearchPanel(settings=synced_types, engine=engine)
+    await panel.settle()
+    # A dropdown of the synced countries, by name.
+    assert sorted(code for _label, code in panel.country.options) == sorted(KEEP)
+    assert ("United States (US)", "US") in panel.country.options
     panel.country.value = "US"
     panel.capabilities["sms"].value = True
     panel.limit.value = 5
@@ -359,12 +404,16 @@ async def test_search_panel_shows_numbers(synced_types, engine):
 @pytest.mark.parametrize(
     ("change", "expected"),
     [
-        ({"country": "Atlantis"}, "no country"),
         ({"contains": "abc!"}, "contains"),
+        ({"area_code": "30"}, "area_code"),
+        # An out-of-range limit is refused where the analyst can see it, not silently clamped.
+        ({"limit": 5000}, "from 1 to 1,000"),
+        ({"limit": 0}, "from 1 to 1,000"),
     ],
 )
 async def test_search_panel_shows_validation_messages_inline(synced_types, engine, change, expected):
     panel = panels.SearchPanel(settings=synced_types, engine=engine)
+    await panel.settle()
     for name, value in change.items():
         getattr(panel, name).value = value
     panel.search_button.click()

@@ -9,9 +9,10 @@ import ipywidgets as widgets
 import pandas as pd
 from sqlalchemy.engine import Engine
 
-from .. import export, frames
+from .. import export, frames, query
 from ..config import Settings
 from ..numbertypes import LABELS, NUMBER_TYPES, REGULATION_TYPES, NumberType
+from ..resources import REGULATIONS_SYNC
 from .base import ANY, WIDE, Panel
 from .html import (
     availability_html,
@@ -133,14 +134,56 @@ class RegulationsPanel(Panel):
         self.details = widgets.HTML()
         self.download = widgets.HTML()
         self.regulations = frames.frame_from_rows([], frames.REGULATION_COLUMNS)
+        self._narrowing = False  # the load narrowing the type list goes on itself: no second load for that
         for picker in (self.country, self.number_type):
-            picker.observe(lambda _change: self.reload(), names="value")
-        self.lay_out("Regulations", [widgets.HBox([self.country, self.number_type])], [self.download, self.details])
+            picker.observe(lambda _change: None if self._narrowing else self.reload(), names="value")
+        self.status = widgets.HTML()  # when synced, and whether the last sync failed
+        self.lay_out(
+            "Regulations",
+            [widgets.HBox([self.country, self.number_type])],
+            [self.status, self.download, self.details],
+        )
         self.reload_options()
 
     def reload_options(self) -> None:
         """Re-read which countries have regulations (after a sync), then the selection."""
         self.spawn(self.load_options(), name="options")
+
+    async def narrow_types(self, country: str | None) -> str:
+        """Offer only the regulated types the chosen country offers; a note when the chosen type is not one."""
+        offered = list(REGULATION_TYPES)
+        note = ""
+        if country is not None:
+            found = await asyncio.to_thread(query.get_country, country, engine=await self.engine())
+            offered = [t for t in REGULATION_TYPES if t in found["number_types"]]
+            chosen = self.number_type.value
+            if chosen and chosen not in offered:
+                note = f"{found['country']} offers no {LABELS[chosen]} numbers: showing the types it offers."
+        options = [("Any type", ANY)] + [(LABELS[t], t) for t in offered]
+        if options != list(self.number_type.options):
+            current = self.number_type.value
+            self._narrowing = True
+            try:
+                with self.number_type.hold_trait_notifications():
+                    self.number_type.options = options
+                    self.number_type.value = current if current in offered else ANY
+            finally:
+                self._narrowing = False
+        return note
+
+    async def freshness(self) -> str:
+        """When the regulations were synced, and a warning when the newest sync did not complete."""
+        engine = await self.engine()
+        synced = await asyncio.to_thread(query.last_completed, REGULATIONS_SYNC.name, engine=engine)
+        latest = await asyncio.to_thread(query.last_job, REGULATIONS_SYNC.name, engine=engine)
+        parts = []
+        if synced is not None:
+            parts.append(f'<span class="ns-muted">Synced {synced:%Y-%m-%d %H:%M} UTC.</span>')
+        if latest is not None and latest["status"] == "failed":
+            why = latest["error"] or "it failed"
+            warning = f"The last regulations sync failed ({why}): some countries may be missing or old."
+            parts.append(message_html(warning, "warning"))
+        return " ".join(parts)
 
     def reload(self) -> None:
         """Read the selected regulations again, replacing a read still under way."""
@@ -162,10 +205,13 @@ class RegulationsPanel(Panel):
 
     async def load(self) -> None:
         engine = await self.engine()
-        country, number_type = self.country.value or None, self.number_type.value or None
+        country = self.country.value or None
+        note = await self.narrow_types(country)
+        number_type = self.number_type.value or None
         regs, reqs, docs = await asyncio.to_thread(self._read, engine, country, number_type)
         self.regulations = regs
-        self.message.value = ""
+        self.message.value = message_html(note) if note else ""
+        self.status.value = await self.freshness()
         if regs.empty:
             self.details.value = message_html(
                 "No regulations match."

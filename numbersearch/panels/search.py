@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import ipywidgets as widgets
 import pandas as pd
 from sqlalchemy.engine import Engine
 
+from .. import frames
 from ..config import Settings
 from ..numbertypes import LABELS, NUMBER_TYPES
 from ..search import DEFAULT_LIMIT, MAX_LIMIT, search_numbers
 from .base import WIDE, Panel
+from .catalogue import country_option_label
 from .html import CAPABILITIES, message_html, numbers_table_html
+
+MIN_LIMIT = 1
 
 
 class SearchPanel(Panel):
@@ -21,7 +26,13 @@ class SearchPanel(Panel):
     def __init__(self, *, settings: Settings | None = None, engine: Engine | None = None) -> None:
         super().__init__(settings=settings, engine=engine)
         narrow = widgets.Layout(width="260px")
-        self.country = widgets.Text(description="Country", value="US", placeholder="ISO code, e.g. US", layout=narrow)
+        # The synced countries (loaded below); US until then, since a search needs a country.
+        self.country = widgets.Dropdown(
+            description="Country",
+            options=[("United States (US)", "US")],
+            value="US",
+            layout=widgets.Layout(width="360px"),
+        )
         self.number_type = widgets.Dropdown(
             description="Number type", options=[(LABELS[t], t) for t in NUMBER_TYPES], value="local", style=WIDE
         )
@@ -31,9 +42,8 @@ class SearchPanel(Panel):
             name: widgets.Checkbox(description=label, value=False, indent=False, layout=widgets.Layout(width="80px"))
             for name, label in CAPABILITIES
         }
-        self.limit = widgets.BoundedIntText(
-            description="At most", value=DEFAULT_LIMIT, min=1, max=MAX_LIMIT, layout=narrow
-        )
+        # Not a BoundedIntText: that silently clamps 5000 to 1000; an out-of-range limit is refused, visibly.
+        self.limit = widgets.IntText(description="At most", value=DEFAULT_LIMIT, layout=narrow)
         self.search_button = widgets.Button(description="Search", button_style="primary", icon="search")
         self.search_button.on_click(lambda _b: self.spawn(self.run_search(), name="search"))
         self.results = widgets.HTML()
@@ -48,6 +58,21 @@ class SearchPanel(Panel):
             ],
             [self.results],
         )
+        self.spawn(self.load_countries(), name="countries")
+
+    async def load_countries(self) -> None:
+        """Offer the synced countries, by name; keep the current choice when it is still there."""
+        countries = await asyncio.to_thread(frames.countries_df, engine=await self.engine(), settings=self.settings)
+        if countries.empty:
+            return  # nothing synced yet: the search itself says to sync first
+        options = [
+            (country_option_label(name, code), code)
+            for name, code in sorted(zip(countries["country"], countries["country_code"], strict=True))
+        ]
+        current = self.country.value
+        with self.country.hold_trait_notifications():
+            self.country.options = options
+            self.country.value = current if current in {code for _label, code in options} else options[0][1]
 
     def filters(self) -> dict[str, Any]:
         """The search filters the inputs describe; empty inputs and unticked boxes mean "any"."""
@@ -58,12 +83,16 @@ class SearchPanel(Panel):
         return chosen
 
     async def run_search(self) -> pd.DataFrame:
+        if not MIN_LIMIT <= self.limit.value <= MAX_LIMIT:
+            self.message.value = message_html(f"“At most” must be from {MIN_LIMIT} to {MAX_LIMIT:,}.", "warning")
+            self.results.value = ""
+            return self.found
         self.message.value = message_html("Searching…")
         self.results.value = ""
         self.search_button.disabled = True
         try:
             result = await search_numbers(
-                self.country.value.strip(),
+                self.country.value,
                 self.number_type.value,
                 settings=self.settings,
                 engine=await self.engine(),
