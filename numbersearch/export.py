@@ -225,8 +225,9 @@ def collect_sheets(
     engine: Engine | None = None,
     settings: Settings | None = None,
     now: datetime | None = None,
+    changes_since: str | datetime | None = None,
 ) -> tuple[list[Sheet], list[str]]:
-    """Read the database and lay out the five sheets; also returns the About warnings."""
+    """Read the database and lay out the five sheets (and Changes, from `changes_since`); and the About warnings."""
     codes, types = normalize_countries(countries), normalize_number_types(number_types)
     engine = read_engine(engine, settings)
     now = now or datetime.now(UTC)
@@ -241,6 +242,10 @@ def collect_sheets(
         requirements_sheet(requirements),
         countries_sheet(matrix),
     ]
+    if changes_since is not None:
+        from .changesheet import changes_sheet
+
+        sheets.append(changes_sheet(changes_since, until=now, countries=codes, engine=engine))
     synced = {name: last_completed(name, engine=engine) for name in resource_names()}
     warnings = freshness_warnings(synced, now)
     about = about_sheet(
@@ -263,10 +268,13 @@ def export_regulations_report(
     engine: Engine | None = None,
     settings: Settings | None = None,
     now: datetime | None = None,
+    changes_since: str | datetime | None = None,
 ) -> tuple[ExportReport, bytes | None]:
     """Write the workbook to `path` (or to bytes when `path` is None) and report rows and warnings."""
     target = xlsx_path(path) if path is not None else None
-    sheets, warnings = collect_sheets(countries, number_types, engine=engine, settings=settings, now=now)
+    sheets, warnings = collect_sheets(
+        countries, number_types, engine=engine, settings=settings, now=now, changes_since=changes_since
+    )
     workbook = build_workbook(sheets, active="About" if warnings else "Summary", advice=ROW_LIMIT_ADVICE)
     report = ExportReport(path=target, rows={s.name: len(s.rows) for s in sheets[:-1]}, warnings=warnings)
     if target is None:
@@ -283,9 +291,13 @@ def export_regulations(
     *,
     engine: Engine | None = None,
     settings: Settings | None = None,
+    changes_since: str | datetime | None = None,
 ) -> Path:
-    """Write the regulations workbook (Summary, Regulations, Requirements, Countries, About); returns its path."""
-    report, _ = export_regulations_report(path, countries, number_types, engine=engine, settings=settings)
+    """Write the regulations workbook (Summary, Regulations, Requirements, Countries, About; Changes with
+    `changes_since`, a date or UTC time); returns its path."""
+    report, _ = export_regulations_report(
+        path, countries, number_types, engine=engine, settings=settings, changes_since=changes_since
+    )
     assert report.path is not None
     return report.path
 
@@ -296,9 +308,12 @@ def export_regulations_bytes(
     *,
     engine: Engine | None = None,
     settings: Settings | None = None,
+    changes_since: str | datetime | None = None,
 ) -> bytes:
     """The same workbook as bytes, for HTTP downloads and notebook widgets."""
-    _, content = export_regulations_report(None, countries, number_types, engine=engine, settings=settings)
+    _, content = export_regulations_report(
+        None, countries, number_types, engine=engine, settings=settings, changes_since=changes_since
+    )
     assert content is not None
     return content
 

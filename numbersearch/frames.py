@@ -14,7 +14,7 @@ from sqlalchemy.engine import Engine
 from .config import Settings
 from .db import read_engine, resolve_engine
 from .errors import InputError
-from .models import COUNTRIES, CountryPublic, LibraryModel, RegulationPublic
+from .models import COUNTRIES, ChangePublic, CountryPublic, LibraryModel, RegulationPublic
 from .numbertypes import NUMBER_TYPES, NumberType, normalize_number_type
 from .query import (
     Values,
@@ -322,3 +322,35 @@ def documents_df(
     """One row per accepted document option: which documents satisfy which requirement."""
     found = _regulations_with_names(country, number_type, engine, settings)
     return frame_from_rows([row for r, name in found for row in document_rows(r, name)], DOCUMENT_COLUMNS)
+
+
+# ---------------------------------------------------------------- change records
+
+
+# A change record's frame row: its read model, and what it means in words.
+CHANGE_COLUMNS: dict[str, ColumnDtype] = columns_of(ChangePublic) | {"what": "object"}
+
+
+def changes_df(
+    since: Any = None,
+    country: Values = None,
+    job_id: str | None = None,
+    resource: Values = None,
+    *,
+    engine: Engine | None = None,
+    settings: Settings | None = None,
+) -> pd.DataFrame:
+    """One row per change the syncs recorded (design.md §9), newest first, with `what` it means in words.
+
+    `since` is a date or a UTC time (`"2026-12-01"`, a datetime); `country` and `resource` take one or many.
+    """
+    from .changelog import filtered_statement
+    from .changereport import describe, names_for
+
+    engine = resolve_engine(engine, settings)
+    rows = [
+        ChangePublic.model_validate(row).model_dump()
+        for row in read_rows(engine, filtered_statement(since, country, job_id, resource))
+    ]
+    names = names_for(rows, engine)
+    return frame_from_rows([row | {"what": describe(row, names)} for row in rows], CHANGE_COLUMNS)

@@ -16,9 +16,11 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine, RowMapping
 from sqlalchemy.exc import IntegrityError
 
+from . import webhooks
 from .config import Settings, get_settings
 from .db import one_statement, resolve_engine
 from .errors import InputError, JobConflictError, NotFoundError, NumbersearchError, TwilioAuthError
+from .logs import job_fields
 from .models import ACTIVE_STATUSES, JOBS, JobPublic, utcnow
 from .resources import resolve_resource
 from .shared import notify
@@ -111,6 +113,9 @@ def mark_stale_jobs(*, engine: Engine | None = None, settings: Settings | None =
         marked = [row.job_id for row in conn.execute(stmt).all() if _fail_if_still_silent(conn, row, now)]
     for job_id in marked:
         log.warning("job %s marked failed: its runner stopped responding", job_id)
+        ended = _read(engine, job_id)  # this process failed it: it reports its end (audit log, webhook)
+        if ended is not None:
+            webhooks.job_ended(ended, settings, engine)
     return marked
 
 
@@ -263,13 +268,15 @@ def _finish(engine: Engine, job_id: str, status: str, error: str | None, counts:
     _update(engine, job_id, {"status": status, "error": error, "completed_at": utcnow(), **counts})
 
 
-def _finish_cancelled(engine: Engine, job_id: str, progress: _Progress | None) -> None:
+def _finish_cancelled(engine: Engine, job_id: str, progress: _Progress | None, settings: Settings) -> None:
     """Fail a cancelled job with its reason, keeping the counts it reached."""
     reason = _running[job_id].cancel_reason if job_id in _running else "cancelled"
     counts = _counts(progress.latest) if progress is not None else {}
     # Written synchronously: the loop may be shutting down, and this must land before the caller re-raises.
     _finish(engine, job_id, "failed", reason, counts)
-    log.warning("job %s %s", job_id, reason)
+    ended = _read(engine, job_id)
+    if ended is not None:
+        webhooks.job_ended(ended, settings, engine)
 
 
 async def run_job(
@@ -295,6 +302,7 @@ async def run_job(
         # The client is built before the job counts as started: its setup is not part of the sync.
         twilio, setup_error = await _prepare_client(settings, client)
         job = await asyncio.to_thread(_begin, engine, job_id)
+        log.info("job %s started (%s)", job_id, job["sync_type"], extra=job_fields(job, "job.started"))
         progress = _Progress(engine, job, on_progress)
         async with _heartbeat(engine, job_id, heartbeat_interval(settings)):
             await notify(on_progress, dict(job))
@@ -305,13 +313,13 @@ async def run_job(
                 status, error = await _execute(job, settings, engine, twilio, progress)
         await asyncio.to_thread(_finish, engine, job_id, status, error, _counts(progress.latest))
     except (asyncio.CancelledError, KeyboardInterrupt):
-        _finish_cancelled(engine, job_id, progress)
+        _finish_cancelled(engine, job_id, progress, settings)
         raise
     finally:
         if client is None and twilio is not None:
             await _close_quietly(twilio)
     final = await asyncio.to_thread(get_job, job_id, engine=engine)
-    log.info("job %s %s", job_id, final["status"])
+    webhooks.job_ended(final, settings, engine)  # the audit log's end of the job, and its alert
     await notify(on_progress, dict(final))
     return final
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import sys
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -46,6 +47,50 @@ class TextFormatter(logging.Formatter):
             return super().format(record)
         finally:
             record.exc_info, record.exc_text = saved
+
+
+# What the audit trail records of a job (design.md §1, NUMBERSEARCH_LOG_FORMAT=json): never a lease token.
+JOB_FIELDS = (
+    "job_id",
+    "sync_type",
+    "status",
+    "error",
+    "created_at",
+    "started_at",
+    "completed_at",
+    "countries_processed",
+    "countries_total",
+    "countries_failed",
+    "failures",
+    "rows_written",
+    "rows_removed",
+    "changes",
+    "runner",
+)
+
+
+def job_fields(job: Mapping[str, Any], event: str) -> dict[str, Any]:
+    """A job's JSON as structured log fields (`extra=`), under an `event` name such as `job.ended`."""
+    from .shared import job_duration
+
+    fields = {"event": event} | {name: job[name] for name in JOB_FIELDS if name in job}
+    duration = job_duration(job) if job.get("started_at") else None
+    return fields | ({"duration_s": round(duration, 3)} if duration is not None else {})
+
+
+def log_format_setting(environ: Mapping[str, str] | None = None) -> str:
+    """NUMBERSEARCH_LOG_FORMAT from the environment, else from `.env` in the working directory; `text` otherwise."""
+    import os
+
+    value = (environ if environ is not None else os.environ).get("NUMBERSEARCH_LOG_FORMAT")
+    if value is None:
+        try:
+            from dotenv import dotenv_values
+
+            value = dotenv_values(".env").get("NUMBERSEARCH_LOG_FORMAT")
+        except Exception:  # an unreadable .env is reported by the settings themselves, not here
+            value = None
+    return "json" if (value or "").strip().lower() == "json" else "text"
 
 
 def configure(*, verbose: bool = False, log_format: str = "text") -> None:

@@ -51,6 +51,7 @@ class Sheet:
     table: bool = True  # header styling, autofilter and frozen header row
     warning_rows: frozenset[int] = frozenset()  # indexes into `rows` drawn as warnings
     tab_color: str | None = None
+    caption: str = ""  # a line above the header (what the sheet covers), in bold
 
 
 # ---------------------------------------------------------------- cell safety (pure)
@@ -153,6 +154,7 @@ class _Styles:
         wrap = Alignment(horizontal="left", vertical="top", wrap_text=True)
         scratch = workbook.create_sheet("_styles")
         self.header = self._make(scratch, font=Font(bold=True), fill=PatternFill("solid", fgColor="D9E1F2"))
+        self.caption = self._make(scratch, font=Font(bold=True, size=12))
         self.text = self._make(scratch, alignment=top)
         self.quoted = self._make(scratch, alignment=top, quotePrefix=True)
         self.wrap = self._make(scratch, alignment=wrap)
@@ -205,14 +207,17 @@ def _write_sheet(workbook: Any, sheet: Sheet, styles: _Styles) -> None:
     from openpyxl.utils import get_column_letter
 
     ws = workbook.create_sheet(safe_sheet_name(sheet.name))
+    top = 2 if sheet.caption else 1  # the header's row
+    if sheet.caption:
+        ws.cell(row=1, column=1, value=clean_text(sheet.caption))._style = copy(styles.caption)
     widths = [fit_width(c.header, (row[i] for row in sheet.rows)) for i, c in enumerate(sheet.columns)]
     for index, column in enumerate(sheet.columns, start=1):
-        ws.cell(row=1, column=index, value=column.header)._style = copy(styles.header)
+        ws.cell(row=top, column=index, value=column.header)._style = copy(styles.header)
         ws.column_dimensions[get_column_letter(index)].width = widths[index - 1]
     kinds = [c.kind for c in sheet.columns]
     wrapped = [i for i, kind in enumerate(kinds) if kind == "wrap"]
     for row_index, values in enumerate(sheet.rows):
-        row_number = row_index + 2  # below the header, 1-based
+        row_number = row_index + top + 1  # below the header, 1-based
         warning = row_index in sheet.warning_rows
         for index, (value, kind) in enumerate(zip(values, kinds, strict=True), start=1):
             cell = ws.cell(row=row_number, column=index, value=value)
@@ -223,21 +228,21 @@ def _write_sheet(workbook: Any, sheet: Sheet, styles: _Styles) -> None:
         if lines > 1:
             # Not every spreadsheet (LibreOffice, for one) sizes rows to wrapped text on opening.
             ws.row_dimensions[row_number].height = min(EXCEL_MAX_ROW_HEIGHT, LINE_HEIGHT * lines)
-    ws.freeze_panes = "A2"
-    _set_print_layout(ws)
+    ws.freeze_panes = f"A{top + 1}"
+    _set_print_layout(ws, top)
     if sheet.table:
-        ws.auto_filter.ref = f"A1:{get_column_letter(len(sheet.columns))}{len(sheet.rows) + 1}"
+        ws.auto_filter.ref = f"A{top}:{get_column_letter(len(sheet.columns))}{len(sheet.rows) + top}"
     if sheet.tab_color:
         ws.sheet_properties.tabColor = sheet.tab_color
 
 
-def _set_print_layout(ws: Any) -> None:
+def _set_print_layout(ws: Any, header_row: int = 1) -> None:
     # Printed or turned into PDF: landscape, every column on one page width, the header on every page.
     ws.page_setup.orientation = "landscape"
     ws.page_setup.fitToWidth = 1
     ws.page_setup.fitToHeight = 0
     ws.sheet_properties.pageSetUpPr.fitToPage = True
-    ws.print_title_rows = "1:1"
+    ws.print_title_rows = f"{header_row}:{header_row}"
 
 
 def build_workbook(sheets: Sequence[Sheet], *, active: str | None = None, advice: str = "") -> Any:
@@ -245,7 +250,7 @@ def build_workbook(sheets: Sequence[Sheet], *, active: str | None = None, advice
     from openpyxl import Workbook
 
     for sheet in sheets:
-        check_row_limit(sheet.name, len(sheet.rows), advice)
+        check_row_limit(sheet.name, len(sheet.rows) + (1 if sheet.caption else 0), advice)
     workbook = Workbook()
     workbook.remove(workbook.active)
     styles = _Styles(workbook)

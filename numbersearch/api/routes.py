@@ -20,6 +20,7 @@ from ..models import CountryPublic, JobPublic, RegulationPublic
 from ..resources import NUMBER_TYPES_SYNC, REGULATIONS_SYNC, resolve_resource
 from ..schema import read_status
 from ..shared import split_values
+from .changes import change_routes
 from .context import ApiContext, Context
 from .errors import error_responses
 from .shapes import (
@@ -191,7 +192,10 @@ def get_regulation(ctx: Context, sid: str = Parameter(description="Twilio's regu
     sync_to_thread=True,
     media_type=XLSX_MEDIA_TYPE,
     summary="The regulations workbook (Excel)",
-    description="Summary, Regulations, Requirements, Countries and About sheets, as an .xlsx download.",
+    description=(
+        "Summary, Regulations, Requirements, Countries and About sheets (and Changes with `changes_since`), "
+        "as an .xlsx download."
+    ),
     tags=["query"],
     response_description="An Excel workbook",
     responses=error_responses(422),
@@ -200,12 +204,19 @@ def export_regulations_workbook(
     ctx: Context,
     country: list[str] | None = Parameter(default=None, description=_COUNTRY_HELP),
     number_type: list[str] | None = Parameter(default=None, description=_NUMBER_TYPE_HELP),
+    changes_since: str | None = Parameter(
+        default=None, description="Add a Changes sheet from this date or UTC time: 2026-12-01, 2026-12-01T10:30:00Z"
+    ),
 ) -> Response[bytes]:
     # Imported here, like the search below, so the server starts without loading pandas.
     from ..export import export_filename, export_regulations_bytes
 
     content = export_regulations_bytes(
-        split_values(country), split_values(number_type), engine=ctx.engine(), settings=ctx.settings
+        split_values(country),
+        split_values(number_type),
+        engine=ctx.engine(),
+        settings=ctx.settings,
+        changes_since=changes_since,
     )
     return Response(
         content,
@@ -293,6 +304,7 @@ def api_routes() -> list[ControllerRouterHandler]:
         list_regulations,
         get_regulation,
         export_regulations_workbook,
+        *change_routes(),
         search_available_numbers,
     ]
 

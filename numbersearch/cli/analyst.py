@@ -48,9 +48,18 @@ def export_group() -> None:
     metavar="T",
     help="Only this number type (repeatable).",
 )
+@click.option(
+    "--changes-since",
+    metavar="DATE",
+    help="Add a Changes sheet: what changed from this date or UTC time (2026-12-01, 2026-12-01T10:30:00Z).",
+)
 @DATABASE_URL_OPTION
 def export_regulations_command(
-    output: str | None, countries: list[str] | None, number_types: list[str] | None, database_url: str | None
+    output: str | None,
+    countries: list[str] | None,
+    number_types: list[str] | None,
+    changes_since: str | None,
+    database_url: str | None,
 ) -> None:
     """The regulations workbook: Summary, Regulations, Requirements, Countries and About sheets."""
     from ..extras import require_extra
@@ -60,7 +69,11 @@ def export_regulations_command(
 
     settings = load_settings(database_url)
     report, _ = export_regulations_report(
-        output or export_filename(), countries, number_types, engine=open_engine(settings)
+        output or export_filename(),
+        countries,
+        number_types,
+        engine=open_engine(settings, must_exist=True),
+        changes_since=changes_since,
     )
     out = make_console()
     out.print(f"Wrote {report.path}")

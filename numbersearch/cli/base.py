@@ -80,9 +80,10 @@ def configure_logging(verbose: bool, log_format: str = "text") -> None:
 
 
 def _verbose(ctx: click.Context, _param: click.Parameter, value: bool) -> bool:
-    import os
+    from ..logs import log_format_setting
 
-    configure_logging(value, os.environ.get("NUMBERSEARCH_LOG_FORMAT", "text"))
+    # From the environment or .env, like every setting (read before the settings, which may not load at all).
+    configure_logging(value, log_format_setting())
     return value
 
 

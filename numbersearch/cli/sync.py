@@ -43,6 +43,19 @@ async def _run_with_progress(
     return finished
 
 
+def changes_note(job: dict[str, Any]) -> str:
+    """What the job's comparison found: `; 7 changes (3 added, 1 removed, 3 changed)`, `; no changes`, …"""
+    from ..changereport import counts_phrase
+    from ..changes import INITIAL_LOAD, has_changes
+
+    counts = job.get("changes") or {}
+    if INITIAL_LOAD in counts:
+        return "; initial load (nothing to compare with yet)"
+    if not counts:
+        return ""
+    return f"; {counts_phrase(counts)}" if has_changes(counts) else "; no changes"
+
+
 def describe_job_line(job: dict[str, Any]) -> Text:
     """`✓ Regulations sync completed: …` or `✗ … failed: why`; Twilio's words are never read as markup."""
     label = label_of(job["sync_type"])
@@ -50,7 +63,8 @@ def describe_job_line(job: dict[str, Any]) -> Text:
         return Text.assemble(
             ("✓", "green"),
             f" {label} sync completed: {job['countries_processed']} countries, "
-            f"{job['rows_written']} rows written, {job['rows_removed']} removed (job {job['job_id']})",
+            f"{job['rows_written']} rows written, {job['rows_removed']} removed{changes_note(job)} "
+            f"(job {job['job_id']})",
         )
     return Text.assemble(("✗", "red"), f" {label} sync {job['status']}: {job['error']} (job {job['job_id']})")
 
@@ -77,7 +91,9 @@ def sync_command(what: str, as_json: bool, database_url: str | None) -> None:
         finished = asyncio.run(_run_with_progress(resources, settings, engine, show=not as_json))
     except KeyboardInterrupt:
         say("cancelled", "the job is marked failed", "red")
+        _wait_for_alerts()
         sys.exit(EXIT_INTERRUPTED)
+    _wait_for_alerts()
     if as_json:
         print_json(finished[0] if len(finished) == 1 and what.lower() != "all" else finished)
     else:
@@ -85,6 +101,14 @@ def sync_command(what: str, as_json: bool, database_url: str | None) -> None:
             make_console().print(describe_job_line(job))
     every = all(job["status"] == "completed" for job in finished) and len(finished) == len(resources)
     sys.exit(EXIT_OK if every else EXIT_FAILED)
+
+
+def _wait_for_alerts() -> None:
+    """Give the webhook alerts of the jobs just run a moment to go out (at most 10 s, design.md §9)."""
+    from ..webhooks import CLI_WAIT, wait_for_deliveries
+
+    if not wait_for_deliveries(CLI_WAIT):
+        say("warning", f"a webhook alert was still not delivered after {CLI_WAIT:g}s; it was dropped", "yellow")
 
 
 def _tabulate_catalogue(engine: Engine) -> Any:
@@ -130,14 +154,23 @@ def _demo_settings(database_url: str | None, base_url: str) -> Settings:
     help="Where to write the regulations workbook.",
 )
 def demo_command(database_url: str | None, workbook: str) -> None:
-    """Run both syncs against the built-in offline Twilio sandbox, summarise and write a workbook."""
+    """Sync everything from the built-in offline Twilio sandbox, let it change its catalogue, sync again, and
+    report what changed (with a workbook holding a Changes sheet)."""
     import asyncio
     import time
 
     from ..db import masked_database_url
-    from ..sandbox import DEMO_ACCOUNT_SID, DEMO_AUTH_TOKEN, SandboxOptions, create_sandbox, serve_sandbox
+    from ..models import utcnow
+    from ..sandbox import (
+        DEMO_ACCOUNT_SID,
+        DEMO_AUTH_TOKEN,
+        SandboxOptions,
+        apply_mutations,
+        create_sandbox,
+        serve_sandbox,
+    )
 
-    began = time.monotonic()
+    began, since = time.monotonic(), utcnow()
     out = make_console()
     app = create_sandbox(SandboxOptions(account_sid=DEMO_ACCOUNT_SID, auth_token=DEMO_AUTH_TOKEN))
     with serve_sandbox(app) as running:
@@ -145,25 +178,53 @@ def demo_command(database_url: str | None, workbook: str) -> None:
         engine = open_engine(settings)
         database = masked_database_url(settings.database_url)
         out.print(f"Offline Twilio sandbox on {running.base_url}; database {database}")
-        finished = asyncio.run(_run_with_progress(sync_order(), settings, engine, show=True))
+        finished = _demo_round(asyncio.run(_run_with_progress(sync_order(), settings, engine, show=True)))
+        out.print(_tabulate_catalogue(engine))
+        # Twilio's regulations "can and do change": the sandbox's Twilio changes its catalogue, in this process.
+        mutated, mutations = apply_mutations(app.catalogue)
+        app.replace_catalogue(mutated)
+        out.print(
+            f"Twilio changes its catalogue: the sandbox now serves {len(mutations)} scripted changes "
+            "(as `numbersearch sandbox --mutate` does). Syncing again to find them…"
+        )
+        again = _demo_round(asyncio.run(_run_with_progress(sync_order(), settings, engine, show=True)))
+    out.print(_write_demo_workbook(workbook, engine, settings, changes_since=since))
+    _wait_for_alerts()
+    out.print(
+        f"Done in {time.monotonic() - began:.1f}s ({app.counters.requests} sandbox requests, "
+        f"{len(finished) + len(again)} syncs). Next: `numbersearch changes --country DE`, "
+        "`numbersearch countries --type toll-free`, `numbersearch regulations --country DE`."
+    )
+    _print_demo_changes(again, engine)
+
+
+def _demo_round(finished: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Print a round of syncs; a failed one ends the demo (exit 1)."""
+    out = make_console()
     for job in finished:
         out.print(describe_job_line(job))
-    out.print(_tabulate_catalogue(engine))
     if any(job["status"] != "completed" for job in finished) or len(finished) < len(RESOURCES):
         sys.exit(EXIT_FAILED)
-    out.print(_write_demo_workbook(workbook, engine, settings))
-    out.print(
-        f"Done in {time.monotonic() - began:.1f}s ({app.counters.requests} sandbox requests). "
-        "Next: `numbersearch countries --type toll-free`, `numbersearch regulations --country DE`."
-    )
+    return finished
 
 
-def _write_demo_workbook(path: str, engine: Engine, settings: Settings) -> str:
-    """The demo's last step; a plain install without openpyxl still finishes, with a hint."""
+def _print_demo_changes(jobs: list[dict[str, Any]], engine: Engine) -> None:
+    """The demo's ending: what the second round of syncs found changed, in words, by country."""
+    from ..changelog import job_changes
+    from .changes import print_report
+
+    records = [record for job in jobs for record in job_changes(job["job_id"], engine=engine)]
+    records.sort(key=lambda r: str(r["recorded_at"]), reverse=True)
+    make_console().print()
+    print_report(records, engine=engine, heading="What changed in Twilio's catalogue")
+
+
+def _write_demo_workbook(path: str, engine: Engine, settings: Settings, changes_since: Any = None) -> str:
+    """The demo's workbook; a plain install without openpyxl still finishes, with a hint."""
     try:
         from ..export import export_regulations_report
 
-        report, _ = export_regulations_report(path, engine=engine, settings=settings)
+        report, _ = export_regulations_report(path, engine=engine, settings=settings, changes_since=changes_since)
     except ImportError:
         return "Workbook skipped: install 'numbersearch[excel]' for `numbersearch export regulations`."
     rows = ", ".join(f"{name}: {count:,}" for name, count in report.rows.items())

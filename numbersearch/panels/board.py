@@ -13,6 +13,7 @@ from ..db import masked_database_url
 from ..errors import ConfigError
 from .base import Panel, title
 from .catalogue import CountriesPanel, RegulationsPanel
+from .changes import ChangesPanel
 from .html import CSS, esc, message_html
 from .search import SearchPanel
 from .sync import SyncPanel
@@ -23,7 +24,7 @@ log = logging.getLogger(__name__)
 class Dashboard(widgets.VBox):
     """Every panel in tabs; finished syncs refresh the Countries and Regulations panels."""
 
-    TITLES = ("Sync Management", "Countries", "Regulations", "Number search")
+    TITLES = ("Sync Management", "Countries", "Regulations", "What changed", "Number search")
 
     def __init__(self, *, settings: Settings | None = None, engine: Engine | None = None) -> None:
         super().__init__()
@@ -39,7 +40,8 @@ class Dashboard(widgets.VBox):
         self.countries = CountriesPanel(settings=settings, engine=engine)
         self.regulations = RegulationsPanel(settings=settings, engine=engine)
         self.search = SearchPanel(settings=settings, engine=engine)
-        self.panels = [self.sync, self.countries, self.regulations, self.search]
+        self.changes = ChangesPanel(settings=settings, engine=engine)
+        self.panels = [self.sync, self.countries, self.regulations, self.changes, self.search]
         self.sync.on_job_finished(self._refresh_readers)
         self.tabs = widgets.Tab(children=self.panels, titles=self.TITLES)
         header = widgets.HTML(
@@ -52,6 +54,7 @@ class Dashboard(widgets.VBox):
         # Any finished sync may change what the readers show (regulations name their countries, too).
         self.countries.reload()
         self.regulations.reload_options()
+        self.changes.reload()
 
     def close(self) -> None:
         for panel in self.panels:
