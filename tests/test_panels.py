@@ -498,3 +498,19 @@ def test_a_country_without_a_name_is_labelled_by_its_code() -> None:
     assert country_option_label("Germany", "DE") == "Germany (DE)"
     assert country_option_label(float("nan"), "XK") == "XK (XK)"  # a missing name reads back from pandas as NaN
     assert country_option_label(None, "XK") == "XK (XK)"
+
+
+def test_a_failed_jobs_whole_error_unfolds_with_every_country() -> None:
+    from numbersearch.panels.html import error_cell_html
+
+    long_message = "Twilio server error (HTTP 503) " + "x" * 200
+    job = {
+        "error": "2 of 9 countries failed: DE (Twilio server error …), FR (timed out)",
+        "failures": [{"country_code": "DE", "error": long_message}, {"country_code": "FR", "error": "timed out"}],
+    }
+    cell = error_cell_html(job)
+    assert cell.startswith('<details class="ns-more"><summary>2 of 9 countries failed')
+    assert f"<b>DE</b>: {long_message}" in cell and "<b>FR</b>: timed out" in cell
+    assert error_cell_html({"error": "cancelled", "failures": []}) == "cancelled"
+    folded = error_cell_html({"error": "y" * 300, "failures": []})
+    assert "<summary>" + "y" * 119 + "…</summary>" in folded and "y" * 300 in folded

@@ -39,6 +39,7 @@ CSS = """<style>
 .ns-reg{border:1px solid #e3e3e3;border-radius:4px;padding:6px 12px;margin:8px 0}
 .ns-reg h4{margin:4px 0}.ns-reg ul,.ns-reg ol{margin:2px 0 6px 0}
 .ns-reg li,.ns-reg div{line-height:1.5}.ns-warning{color:#8a5300}
+.ns-more summary{cursor:pointer}.ns-more ul{margin:2px 0 2px 16px;padding:0}
 </style>"""
 
 
@@ -101,9 +102,27 @@ def _job_row(job: Mapping[str, Any], now: datetime | None) -> str:
         f"<td>{esc(started.strftime('%Y-%m-%d %H:%M:%S UTC') if started else '')}</td>"
         f"<td>{esc(format_duration(job_duration(job, now)))}</td>"
         f"<td>{esc(countries)}</td>"
-        f'<td class="ns-error">{esc(job.get("error") or "")}</td>'
+        f'<td class="ns-error">{error_cell_html(job)}</td>'
         "</tr>"
     )
+
+
+SHORT_ERROR = 120  # characters of an error shown before it folds away behind its summary
+
+
+def error_cell_html(job: Mapping[str, Any]) -> str:
+    """A job's error: its summary, unfolding (<details>) to every failed country's whole message."""
+    error = str(job.get("error") or "")
+    failures = [f for f in job.get("failures") or [] if isinstance(f, Mapping)]
+    if not failures and len(error) <= SHORT_ERROR:
+        return esc(error)
+    summary = error if len(error) <= SHORT_ERROR else error[: SHORT_ERROR - 1].rstrip() + "…"
+    if failures:
+        body = "".join(f"<li><b>{esc(f.get('country_code'))}</b>: {esc(f.get('error'))}</li>" for f in failures)
+        detail = f"<ul>{body}</ul>"
+    else:
+        detail = f"<div>{esc(error)}</div>"
+    return f'<details class="ns-more"><summary>{esc(summary)}</summary>{detail}</details>'
 
 
 def jobs_table_html(job_list: Iterable[Mapping[str, Any]], now: datetime | None = None) -> str:
