@@ -10,12 +10,13 @@ from numbersearch.sandbox import DEMO_ACCOUNT_SID, DEMO_AUTH_TOKEN
 
 
 def sandbox_settings(base_url: str, **overrides: Any) -> Settings:
-    """Settings sending both Twilio hosts to the sandbox at `base_url`, with its demo credentials."""
+    """Settings sending every Twilio host to the sandbox at `base_url`, with its demo credentials."""
     values = {
         "twilio_account_sid": DEMO_ACCOUNT_SID,
         "twilio_auth_token": DEMO_AUTH_TOKEN,
         "twilio_api_base_url": base_url,
         "twilio_numbers_base_url": base_url,
+        "twilio_pricing_base_url": base_url,
     }
     return get_settings(**(values | overrides))
 

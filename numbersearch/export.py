@@ -15,11 +15,14 @@ from sqlalchemy.engine import Engine
 
 from .config import Settings
 from .db import masked_database_url, read_engine
-from .frames import DOCUMENT_KIND, END_USER_KIND, availability_matrix, regulations_df, requirements_df
+from .documenttypes import document_type_index
+from .frames import DOCUMENT_KIND, END_USER_KIND, availability_matrix, canonical_type, regulations_df, requirements_df
+from .guide import list_readiness
 from .numbertypes import LABELS, NUMBER_TYPES, number_type_label
+from .prices import price_type_label, prices_df
 from .query import last_completed, normalize_countries, normalize_number_types
 from .resources import RESOURCES, resource_names, sync_order
-from .shared import package_version
+from .shared import package_version, split_values
 from .workbook import XLSX_MEDIA_TYPE as XLSX_MEDIA_TYPE  # re-exported for the surfaces that serve the workbook
 from .workbook import (
     Column,
@@ -38,8 +41,9 @@ log = logging.getLogger(__name__)
 STALE_AFTER = timedelta(days=30)
 CHECK = "✓"
 SOURCE = (
-    "Twilio REST API: AvailablePhoneNumbers (the number types each country offers) and Numbers v2 "
-    "RegulatoryCompliance/Regulations (business end-user type), copied into the database below by numbersearch."
+    "Twilio REST API: AvailablePhoneNumbers (the number types each country offers), Numbers v2 "
+    "RegulatoryCompliance/Regulations (business end-user type), SupportingDocumentTypes and EndUserTypes, and "
+    "Pricing v1 PhoneNumbers (monthly prices), copied into the database below by numbersearch."
 )
 # What to do when a sheet would not fit in Excel.
 ROW_LIMIT_ADVICE = (
@@ -61,7 +65,7 @@ class ExportReport:
 
 def offered_pairs(matrix: pd.DataFrame) -> list[tuple[str, str]]:
     """(country code, number type) for each type each country offers, in the availability matrix's order."""
-    flags = matrix.drop(columns="country")
+    flags = matrix[list(NUMBER_TYPES)]
     return [
         (code, kind)
         for code, row in zip(flags.index, flags.to_numpy(dtype=bool), strict=True)
@@ -70,8 +74,19 @@ def offered_pairs(matrix: pd.DataFrame) -> list[tuple[str, str]]:
     ]
 
 
-def summary_sheet(regulations: pd.DataFrame, requirements: pd.DataFrame, matrix: pd.DataFrame) -> Sheet:
-    """Country × number type: offered on Twilio, regulations, end-user fields, documents and options."""
+def price_lookup(prices: pd.DataFrame | None) -> dict[tuple[str, str], tuple[Any, str]]:
+    """(country code, number type) → (monthly price, unit), from a prices frame."""
+    if prices is None or prices.empty:
+        return {}
+    columns = ["country_code", "number_type", "current_price", "price_unit"]
+    return {(code, kind): (price, unit) for code, kind, price, unit in prices[columns].itertuples(index=False)}
+
+
+def summary_sheet(
+    regulations: pd.DataFrame, requirements: pd.DataFrame, matrix: pd.DataFrame, prices: pd.DataFrame | None = None
+) -> Sheet:
+    """Country × number type: offered on Twilio, its monthly price, regulations, end-user fields, documents and
+    options."""
     keys = ["iso_country", "number_type"]
     counts = regulations.groupby(keys).agg(country=("country", "first"), regulations=("sid", "size"))
     end_user = requirements[requirements["kind"] == END_USER_KIND].groupby(keys)["field_count"].sum()
@@ -86,12 +101,14 @@ def summary_sheet(regulations: pd.DataFrame, requirements: pd.DataFrame, matrix:
     counts = counts.reindex(index)
     numbers = ["regulations", "end_user_fields", "documents", "options"]
     offered_set = set(offered)
+    priced = price_lookup(prices)
     rows = [
         [
             code,
             names.get(code) or cell_value(item["country"]),
             number_type_label(kind),
             CHECK if (code, kind) in offered_set else "",
+            *(priced.get((code, kind)) or (None, None)),
             *(int(item[c]) if pd.notna(item[c]) else 0 for c in numbers),
         ]
         for (code, kind), item in zip(counts.index, counts.to_dict("records"), strict=True)
@@ -103,6 +120,8 @@ def summary_sheet(regulations: pd.DataFrame, requirements: pd.DataFrame, matrix:
         Column("Country"),
         Column("Number type"),
         Column("Numbers on Twilio", "mark"),
+        Column("Monthly price", "price"),
+        Column("Currency"),
         Column("Regulations", "number"),
         Column("End-user fields", "number"),
         Column("Supporting documents", "number"),
@@ -133,7 +152,8 @@ def regulations_sheet(regulations: pd.DataFrame) -> Sheet:
 def requirements_sheet(requirements: pd.DataFrame) -> Sheet:
     frame = requirements.assign(number_type=requirements["number_type"].map(number_type_label))
     names = ["iso_country", "country", "number_type", "regulation", "kind", "group", "requirement"]
-    names += ["requirement_name", "description", "fields", "accepted_documents", "regulation_sid"]
+    # Each accepted document by its document type's friendly name, with the fields it needs.
+    names += ["requirement_name", "description", "fields", "document_details", "regulation_sid"]
     columns = [
         Column("Country code"),
         Column("Country"),
@@ -160,6 +180,58 @@ def countries_sheet(matrix: pd.DataFrame) -> Sheet:
     return Sheet("Countries", columns, rows)
 
 
+def prices_sheet(prices: pd.DataFrame) -> Sheet:
+    """Every stored price: country, number type (ours, or Pricing's own name for a type we have no key for)."""
+    frame = prices.assign(number_type=prices["number_type"].map(price_type_label))
+    names = ["country_code", "country", "number_type", "current_price", "base_price", "price_unit", "last_updated"]
+    columns = [
+        Column("Country code"),
+        Column("Country"),
+        Column("Number type"),
+        Column("Monthly price", "price"),
+        Column("Base price", "price"),
+        Column("Currency"),
+        Column("Last updated (UTC)", "datetime"),
+    ]
+    return Sheet("Prices", columns, frame_records(frame, names))
+
+
+def _missing_text(missing: Sequence[Mapping[str, Any]], kinds: Mapping[str, Mapping[str, Any]]) -> str:
+    def named(machine: str) -> str:
+        return str((kinds.get(machine) or {}).get("friendly_name") or machine)
+
+    return "\n".join(
+        f"{item['name'] or item['requirement_name']}: any of {', '.join(named(m) for m in item['accepted']) or 'none'}"
+        for item in missing
+    )
+
+
+def readiness_sheet(readiness: Sequence[Mapping[str, Any]], kinds: Mapping[str, Mapping[str, Any]]) -> Sheet:
+    """Country × number type: ready with the documents held, the regulation met, else what is still missing."""
+    rows = [
+        [
+            answer["country_code"],
+            cell_value(answer["country"]),
+            number_type_label(canonical_type(answer["number_type"])),
+            CHECK if answer["ready"] else "",
+            answer["regulation_sid"],
+            cell_value(_missing_text(answer["missing"], kinds)),
+            cell_value("\n".join(f["friendly_name"] for f in answer["end_user_fields"])),
+        ]
+        for answer in readiness
+    ]
+    columns = [
+        Column("Country code"),
+        Column("Country"),
+        Column("Number type"),
+        Column("Ready", "mark"),
+        Column("Regulation met"),
+        Column("Still missing (any one document meets each)", "wrap"),
+        Column("End-user information to provide", "wrap"),
+    ]
+    return Sheet("Readiness", columns, rows)
+
+
 def freshness_warnings(synced: Mapping[str, datetime | None], now: datetime) -> list[str]:
     """The About sheet's warnings: each resource (as declared) whose sync never completed or is stale."""
     warnings = []
@@ -183,6 +255,7 @@ def about_sheet(
     database: str,
     rows: dict[str, int],
     warnings: list[str],
+    have: Sequence[str] | None = None,
 ) -> Sheet:
     """Provenance of the workbook: when, from what, filtered how, and how fresh."""
     items: list[list[Any]] = [["Warning", text] for text in warnings]
@@ -194,6 +267,7 @@ def about_sheet(
         ),
         ["Countries", ", ".join(countries) if countries else "all"],
         ["Number types", ", ".join(number_type_label(t) for t in number_types) if number_types else "all"],
+        *([["Documents held (Readiness)", ", ".join(have)]] if have else []),
         *([f"{name} rows", count] for name, count in rows.items()),
         ["Source", SOURCE],
         ["Database", database],
@@ -222,26 +296,35 @@ def collect_sheets(
     countries: str | Iterable[str] | None = None,
     number_types: str | Iterable[str] | None = None,
     *,
+    have: str | Iterable[str] | None = None,
     engine: Engine | None = None,
     settings: Settings | None = None,
     now: datetime | None = None,
     changes_since: str | datetime | None = None,
 ) -> tuple[list[Sheet], list[str]]:
-    """Read the database and lay out the five sheets (and Changes, from `changes_since`); and the About warnings."""
+    """Read the database and lay out the sheets (Readiness with `have`, Changes from `changes_since`); and the
+    About warnings."""
     codes, types = normalize_countries(countries), normalize_number_types(number_types)
+    held = split_values(have)
     engine = read_engine(engine, settings)
     now = now or datetime.now(UTC)
+    # Readiness first: an unknown document name is refused before anything else is read.
+    readiness = list_readiness(have=held, country=codes, number_type=types, engine=engine) if held else None
     regulations = regulations_df(codes, types, engine=engine)
     requirements = requirements_df(codes, types, engine=engine)
     matrix = availability_matrix(codes, engine=engine)
+    prices = prices_df(codes, types, engine=engine)
     if types is not None:
         matrix = matrix.assign(**{t: False for t in NUMBER_TYPES if t not in types})
     sheets = [
-        summary_sheet(regulations, requirements, matrix),
+        summary_sheet(regulations, requirements, matrix, prices),
         regulations_sheet(regulations),
         requirements_sheet(requirements),
         countries_sheet(matrix),
+        prices_sheet(prices),
     ]
+    if readiness is not None:
+        sheets.append(readiness_sheet(readiness, document_type_index(engine)))
     if changes_since is not None:
         from .changesheet import changes_sheet
 
@@ -256,6 +339,7 @@ def collect_sheets(
         database=masked_database_url(engine.url.render_as_string(hide_password=False)),
         rows={s.name: len(s.rows) for s in sheets},
         warnings=warnings,
+        have=held,
     )
     return [*sheets, about], warnings
 
@@ -265,15 +349,17 @@ def export_regulations_report(
     countries: str | Iterable[str] | None = None,
     number_types: str | Iterable[str] | None = None,
     *,
+    have: str | Iterable[str] | None = None,
     engine: Engine | None = None,
     settings: Settings | None = None,
     now: datetime | None = None,
     changes_since: str | datetime | None = None,
 ) -> tuple[ExportReport, bytes | None]:
-    """Write the workbook to `path` (or to bytes when `path` is None) and report rows and warnings."""
+    """Write the workbook to `path` (or to bytes when `path` is None) and report rows and warnings; `have` (the
+    documents held) adds a Readiness sheet."""
     target = xlsx_path(path) if path is not None else None
     sheets, warnings = collect_sheets(
-        countries, number_types, engine=engine, settings=settings, now=now, changes_since=changes_since
+        countries, number_types, have=have, engine=engine, settings=settings, now=now, changes_since=changes_since
     )
     workbook = build_workbook(sheets, active="About" if warnings else "Summary", advice=ROW_LIMIT_ADVICE)
     report = ExportReport(path=target, rows={s.name: len(s.rows) for s in sheets[:-1]}, warnings=warnings)
@@ -289,14 +375,15 @@ def export_regulations(
     countries: str | Iterable[str] | None = None,
     number_types: str | Iterable[str] | None = None,
     *,
+    have: str | Iterable[str] | None = None,
     engine: Engine | None = None,
     settings: Settings | None = None,
     changes_since: str | datetime | None = None,
 ) -> Path:
-    """Write the regulations workbook (Summary, Regulations, Requirements, Countries, About; Changes with
-    `changes_since`, a date or UTC time); returns its path."""
+    """Write the regulations workbook (Summary, Regulations, Requirements, Countries, Prices, About; Readiness for
+    the documents in `have`; Changes with `changes_since`, a date or UTC time); returns its path."""
     report, _ = export_regulations_report(
-        path, countries, number_types, engine=engine, settings=settings, changes_since=changes_since
+        path, countries, number_types, have=have, engine=engine, settings=settings, changes_since=changes_since
     )
     assert report.path is not None
     return report.path
@@ -306,13 +393,14 @@ def export_regulations_bytes(
     countries: str | Iterable[str] | None = None,
     number_types: str | Iterable[str] | None = None,
     *,
+    have: str | Iterable[str] | None = None,
     engine: Engine | None = None,
     settings: Settings | None = None,
     changes_since: str | datetime | None = None,
 ) -> bytes:
     """The same workbook as bytes, for HTTP downloads and notebook widgets."""
     _, content = export_regulations_report(
-        None, countries, number_types, engine=engine, settings=settings, changes_since=changes_since
+        None, countries, number_types, have=have, engine=engine, settings=settings, changes_since=changes_since
     )
     assert content is not None
     return content

@@ -13,8 +13,9 @@ from sqlalchemy.engine import Engine
 
 from .config import Settings
 from .db import read_engine, resolve_engine
+from .documenttypes import describe_document, document_type_index
 from .errors import InputError
-from .models import COUNTRIES, ChangePublic, CountryPublic, LibraryModel, RegulationPublic
+from .models import COUNTRIES, PRICE_FIELDS, ChangePublic, CountryPublic, LibraryModel, RegulationPublic
 from .numbertypes import NUMBER_TYPES, NumberType, normalize_number_type
 from .query import (
     Values,
@@ -41,7 +42,12 @@ def columns_of(model: type[LibraryModel]) -> dict[str, ColumnDtype]:
 
 # Column name → dtype of every frame, so empty results keep the same shape as full ones.
 COUNTRY_COLUMNS: dict[str, ColumnDtype] = columns_of(CountryPublic)
-MATRIX_COLUMNS: dict[str, ColumnDtype] = {"country": "object", **dict.fromkeys(NUMBER_TYPES, "bool")}
+MATRIX_COLUMNS: dict[str, ColumnDtype] = {
+    "country": "object",
+    **dict.fromkeys(NUMBER_TYPES, "bool"),
+    # The read model's derived prices: each type's monthly price (exact Decimals; None where unpriced).
+    **{name: COUNTRY_COLUMNS[name] for name in ("price_unit", *PRICE_FIELDS.values())},
+}
 # A regulation's frame row: its read model with the country's name and the counts of its requirements.
 REGULATION_COLUMNS: dict[str, ColumnDtype] = columns_of(RegulationPublic) | {
     "country": "object",
@@ -63,6 +69,8 @@ REQUIREMENT_COLUMNS: dict[str, ColumnDtype] = {
     "field_count": "int64",
     "accepted_documents": "object",
     "document_count": "int64",
+    # Each accepted document by its document type's friendly name, with the fields it needs: one per line.
+    "document_details": "object",
 }
 DOCUMENT_COLUMNS: dict[str, ColumnDtype] = {
     "regulation_sid": "object",
@@ -77,6 +85,9 @@ DOCUMENT_COLUMNS: dict[str, ColumnDtype] = {
     "document_type": "object",
     "fields": "object",
     "url": "object",
+    # From the document type (`document_type` is its machine name), or the regulation's own words before a sync.
+    "document_name": "object",
+    "document_fields": "object",
 }
 
 
@@ -154,8 +165,19 @@ def _regulation_base(regulation: Mapping[str, Any], country: str | None) -> dict
     }
 
 
+def document_detail(document: Mapping[str, Any], kinds: Mapping[str, Mapping[str, Any]]) -> str:
+    """`Passport (First Name, Last Name)`: an accepted document by its friendly name, with the fields it needs."""
+    name, fields = describe_document(document, kinds)
+    return f"{name} ({', '.join(fields)})" if fields else name
+
+
 def _requirement_row(
-    entry: Mapping[str, Any], kind: str, group: int | None, labels: list[str], documents: list[Mapping[str, Any]]
+    entry: Mapping[str, Any],
+    kind: str,
+    group: int | None,
+    labels: list[str],
+    documents: list[Mapping[str, Any]],
+    kinds: Mapping[str, Mapping[str, Any]],
 ) -> dict[str, Any]:
     return {
         "kind": kind,
@@ -167,43 +189,62 @@ def _requirement_row(
         "field_count": len(labels),
         "accepted_documents": "\n".join(str(d.get("name") or d.get("type") or "") for d in documents),
         "document_count": len(documents),
+        "document_details": "\n".join(document_detail(d, kinds) for d in documents),
     }
 
 
-def requirement_rows(regulation: Mapping[str, Any], country: str | None = None) -> list[dict[str, Any]]:
-    """One row per requirement of a Twilio regulation: end-user information first, then documents."""
+def requirement_rows(
+    regulation: Mapping[str, Any],
+    country: str | None = None,
+    kinds: Mapping[str, Mapping[str, Any]] | None = None,
+) -> list[dict[str, Any]]:
+    """One row per requirement of a Twilio regulation: end-user information first, then documents.
+
+    `kinds` (document types by machine name) names each accepted document as its document type does.
+    """
     requirements = _requirements_of(regulation)
     base = _regulation_base(regulation, country)
+    kinds = kinds or {}
     rows = [
-        base | _requirement_row(entry, END_USER_KIND, None, field_labels(entry), [])
+        base | _requirement_row(entry, END_USER_KIND, None, field_labels(entry), [], kinds)
         for entry in _end_user_entries(requirements)
     ]
     for number, group in enumerate(_document_groups(requirements), start=1):
         for item in group:
             documents = _accepted_documents(item)
             labels = _unique(label for doc in documents for label in field_labels(doc))
-            rows.append(base | _requirement_row(item, DOCUMENT_KIND, number, labels, documents))
+            rows.append(base | _requirement_row(item, DOCUMENT_KIND, number, labels, documents, kinds))
     return rows
 
 
-def document_rows(regulation: Mapping[str, Any], country: str | None = None) -> list[dict[str, Any]]:
-    """One row per accepted document option of every supporting-document requirement."""
+def document_rows(
+    regulation: Mapping[str, Any],
+    country: str | None = None,
+    kinds: Mapping[str, Mapping[str, Any]] | None = None,
+) -> list[dict[str, Any]]:
+    """One row per accepted document option of every supporting-document requirement, with its document type's
+    friendly name and fields (`kinds`: document types by machine name)."""
     base = _regulation_base(regulation, country)
-    return [
-        base
-        | {
-            "group": number,
-            "requirement": item.get("name"),
-            "requirement_name": item.get("requirement_name"),
-            "document": doc.get("name"),
-            "document_type": doc.get("type"),
-            "fields": "\n".join(field_labels(doc)),
-            "url": doc.get("url"),
-        }
-        for number, group in enumerate(_document_groups(_requirements_of(regulation)), start=1)
-        for item in group
-        for doc in _accepted_documents(item)
-    ]
+    rows = []
+    for number, group in enumerate(_document_groups(_requirements_of(regulation)), start=1):
+        for item in group:
+            for doc in _accepted_documents(item):
+                name, fields = describe_document(doc, kinds or {})
+                rows.append(
+                    base
+                    | {
+                        "group": number,
+                        "requirement": item.get("name"),
+                        "requirement_name": item.get("requirement_name"),
+                        "document": doc.get("name"),
+                        "document_type": doc.get("type"),
+                        "fields": "\n".join(field_labels(doc)),
+                        "url": doc.get("url"),
+                        "document_name": name,
+                        "document_fields": "\n".join(fields),
+                    }
+                )
+    return rows
 
 
 def regulation_summary(regulation: Mapping[str, Any], country: str | None = None) -> dict[str, Any]:
@@ -256,7 +297,8 @@ def countries_df(
     engine: Engine | None = None,
     settings: Settings | None = None,
 ) -> pd.DataFrame:
-    """Every synced country with one boolean per number type; filter by types offered (any of them) and by beta."""
+    """Every synced country with one boolean per number type and each type's monthly price (`local_price`, …);
+    filter by types offered (any of them) and by beta."""
     stmt = countries_statement(normalize_number_types(number_type), beta)
     rows = read_rows(read_engine(engine, settings), stmt)
     found = [CountryPublic.model_validate(row).model_dump() for row in rows]
@@ -269,7 +311,8 @@ def availability_matrix(
     engine: Engine | None = None,
     settings: Settings | None = None,
 ) -> pd.DataFrame:
-    """Countries × the seven number types as booleans, indexed by country code, with the country name."""
+    """Countries × the seven number types as booleans, indexed by country code, with the country name and each
+    type's monthly price (`local_price`, …, in `price_unit`)."""
     rows = read_rows(read_engine(engine, settings), countries_statement(codes=normalize_countries(countries)))
     frame = frame_from_rows(rows, {"country_code": "object", **MATRIX_COLUMNS})
     return frame.set_index("country_code")
@@ -308,8 +351,10 @@ def requirements_df(
     settings: Settings | None = None,
 ) -> pd.DataFrame:
     """One row per requirement (end-user information or supporting document) of every regulation."""
-    found = _regulations_with_names(country, number_type, engine, settings)
-    return frame_from_rows([row for r, name in found for row in requirement_rows(r, name)], REQUIREMENT_COLUMNS)
+    engine = read_engine(engine, settings)
+    found, kinds = _regulations_with_names(country, number_type, engine, settings), document_type_index(engine)
+    rows = [row for r, name in found for row in requirement_rows(r, name, kinds)]
+    return frame_from_rows(rows, REQUIREMENT_COLUMNS)
 
 
 def documents_df(
@@ -319,9 +364,11 @@ def documents_df(
     engine: Engine | None = None,
     settings: Settings | None = None,
 ) -> pd.DataFrame:
-    """One row per accepted document option: which documents satisfy which requirement."""
-    found = _regulations_with_names(country, number_type, engine, settings)
-    return frame_from_rows([row for r, name in found for row in document_rows(r, name)], DOCUMENT_COLUMNS)
+    """One row per accepted document option: which documents satisfy which requirement, each by its document
+    type's friendly name with the fields it needs (`document_name`, `document_fields`)."""
+    engine = read_engine(engine, settings)
+    found, kinds = _regulations_with_names(country, number_type, engine, settings), document_type_index(engine)
+    return frame_from_rows([row for r, name in found for row in document_rows(r, name, kinds)], DOCUMENT_COLUMNS)
 
 
 # ---------------------------------------------------------------- change records

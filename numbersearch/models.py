@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Annotated, Any
 
 import sqlalchemy as sa
@@ -55,6 +56,44 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+def decimal_text(value: Decimal | None) -> str | None:
+    """A price as JSON carries it: the exact decimal as a plain string (`"1.15"`, never `1E+3`), or None."""
+    return None if value is None else format(value, "f")
+
+
+# An exact amount: a Decimal in Python, a plain decimal string in JSON (design.md §2), never a binary float.
+Price = Annotated[Decimal, PlainSerializer(decimal_text, return_type=str, when_used="json")]
+
+
+class ExactDecimal(sa.TypeDecorator[Decimal]):
+    """An exact decimal on both dialects: NUMERIC on PostgreSQL, the decimal's text on SQLite.
+
+    SQLAlchemy's `Numeric` alone goes through a binary float on SQLite (its NUMERIC affinity stores REAL), so
+    `0.1 + 0.2`-style values and long fractions would not come back as they were written.
+    """
+
+    impl = sa.Numeric
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: sa.Dialect) -> sa.types.TypeEngine[Any]:
+        if dialect.name == "sqlite":
+            return dialect.type_descriptor(sa.String())
+        return dialect.type_descriptor(sa.Numeric(asdecimal=True))
+
+    def process_bind_param(self, value: Any, dialect: sa.Dialect) -> Any:
+        if value is None:
+            return None
+        if isinstance(value, float):
+            raise ValueError("a price must be exact: pass a Decimal or its string, not a float")
+        number = Decimal(str(value))
+        return format(number, "f") if dialect.name == "sqlite" else number
+
+    def process_result_value(self, value: Any, dialect: sa.Dialect) -> Decimal | None:
+        if value is None:
+            return None
+        return value if isinstance(value, Decimal) else Decimal(str(value))
+
+
 def _time(nullable: bool = False) -> Any:
     return Field(default=None, sa_type=UTCDateTime, nullable=nullable)
 
@@ -96,10 +135,28 @@ class CountryNumberTypes(CountryBase, table=True):
     content_hash: str = HASH_FIELD
 
 
+def price_field(number_type: str) -> str:
+    """The read models' name for a type's monthly price: `local` → `local_price`."""
+    return f"{number_type}_price"
+
+
+# Derived from `number_prices` (current price per type) wherever a country is read; declared once, here.
+PRICE_FIELDS: dict[str, str] = {t: price_field(t) for t in NUMBER_TYPES}
+
+
 class CountryPublic(CountryBase):
-    """A country as every surface shows it: the row, plus `number_types`, the offered types in catalogue order."""
+    """A country as every surface shows it: the row, plus `number_types`, the offered types in catalogue order,
+    and the monthly price of each type Twilio prices there (`local_price`, …, in `price_unit`; None unpriced)."""
 
     number_types: list[str] = []
+    price_unit: str | None = None
+    local_price: Price | None = None
+    toll_free_price: Price | None = None
+    mobile_price: Price | None = None
+    national_price: Price | None = None
+    voip_price: Price | None = None
+    shared_cost_price: Price | None = None
+    machine_to_machine_price: Price | None = None
 
     @model_validator(mode="before")
     @classmethod
@@ -135,6 +192,66 @@ class Regulation(RegulationBase, table=True):
 
 class RegulationPublic(RegulationBase):
     """A regulation as every surface shows it (`number_type` in Twilio's spelling: `toll-free`)."""
+
+
+# --- number_prices ---
+
+
+class PriceBase(LibraryModel):
+    """Twilio's monthly price of one number type in one country (Pricing v1), exact."""
+
+    country_code: str = Field(primary_key=True, max_length=2)
+    # Our snake_case key (`toll_free`); a type we have no key for keeps its own name that way (`short_code`).
+    number_type: str = Field(primary_key=True, max_length=40)
+    country: str
+    base_price: Price = Field(sa_type=ExactDecimal, nullable=False)
+    current_price: Price = Field(sa_type=ExactDecimal, nullable=False)
+    price_unit: str
+    last_updated: UTCTime = _time()
+    synced_at: UTCTime = _time()
+
+
+class NumberPrice(PriceBase, table=True):
+    __tablename__ = "number_prices"
+
+    content_hash: str = HASH_FIELD
+
+
+class PricePublic(PriceBase):
+    """A price as every surface shows it: `base_price` and `current_price` as decimal strings in JSON."""
+
+
+# --- supporting_document_types and end_user_types ---
+
+
+class DocumentTypeBase(LibraryModel):
+    """A supporting document type or an end-user type: its `machine_name` is what regulations name it by."""
+
+    sid: str = Field(primary_key=True, max_length=34)
+    machine_name: str
+    friendly_name: str
+    fields: list[dict[str, Any]] = Field(default_factory=list, sa_type=JSONType, nullable=False)
+    url: str
+    last_updated: UTCTime = _time()
+    synced_at: UTCTime = _time()
+
+
+class SupportingDocumentType(DocumentTypeBase, table=True):
+    __tablename__ = "supporting_document_types"
+    __table_args__ = (sa.Index("uq_supporting_document_types_machine_name", "machine_name", unique=True),)
+
+    content_hash: str = HASH_FIELD
+
+
+class EndUserType(DocumentTypeBase, table=True):
+    __tablename__ = "end_user_types"
+    __table_args__ = (sa.Index("uq_end_user_types_machine_name", "machine_name", unique=True),)
+
+    content_hash: str = HASH_FIELD
+
+
+class DocumentTypePublic(DocumentTypeBase):
+    """A document or end-user type as every surface shows it (`fields` as Twilio sent them)."""
 
 
 # --- sync_jobs ---
@@ -277,3 +394,6 @@ REGULATIONS = table_of(Regulation)
 JOBS = table_of(SyncJob)
 WORKERS = table_of(SyncWorker)
 CHANGES = table_of(SyncChange)
+PRICES = table_of(NumberPrice)
+DOCUMENT_TYPES = table_of(SupportingDocumentType)
+END_USER_TYPES = table_of(EndUserType)

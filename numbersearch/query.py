@@ -52,8 +52,11 @@ def normalize_number_types(value: Values) -> list[NumberType] | None:
 def countries_statement(
     number_types: list[NumberType] | None = None, beta: bool | None = None, codes: list[str] | None = None
 ) -> sa.Select[Any]:
-    """Countries by code; those offering any of `number_types`, with the beta flag, among `codes`."""
-    stmt = sa.select(COUNTRIES).order_by(COUNTRIES.c.country_code)
+    """Countries by code (with each type's monthly price); those offering any of `number_types`, with the beta
+    flag, among `codes`."""
+    from .prices import with_prices  # prices.py reads this module's filters: imported here, not at the top
+
+    stmt = with_prices(sa.select(COUNTRIES)).order_by(COUNTRIES.c.country_code)
     if codes is not None:
         stmt = stmt.where(COUNTRIES.c.country_code.in_(codes))
     if number_types is not None:

@@ -14,8 +14,8 @@ from sqlalchemy.engine import Engine
 from . import store
 from .changes import Differ, diff_columns, diff_regulation
 from .errors import InputError
-from .models import COUNTRIES, REGULATIONS
-from .transform import business_regulation_rows, country_rows
+from .models import COUNTRIES, DOCUMENT_TYPES, END_USER_TYPES, PRICES, REGULATIONS
+from .transform import business_regulation_rows, country_rows, document_type_rows, price_rows
 
 if TYPE_CHECKING:
     from .client import TwilioClient
@@ -23,6 +23,15 @@ if TYPE_CHECKING:
 WritePolicy = Literal["replace_whole", "replace_partition"]
 SourceHost = Literal["api", "numbers", "pricing"]
 Row = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Output:
+    """One table a resource writes: its key and the pure transform of its share of the fetched payload."""
+
+    table: sa.Table
+    key: tuple[str, ...]
+    transform: Callable[[Any], list[Row]]
 
 
 @dataclass(frozen=True)
@@ -49,6 +58,14 @@ class Resource:
     # its change records when they are not `key` (a document type's `machine_name`).
     diff: Differ = diff_columns
     change_key: tuple[str, ...] = ()
+    # Further tables a whole resource replaces; its `fetch` then answers one payload per table, its own first.
+    also: tuple[Output, ...] = ()
+    counts: str = "countries"  # what a job's countries_total counts, for people
+
+    @property
+    def outputs(self) -> tuple[Output, ...]:
+        """Every table this resource writes, its own first."""
+        return (Output(self.table, self.key, self.transform), *self.also)
 
     @property
     def slug(self) -> str:
@@ -116,8 +133,64 @@ REGULATIONS_SYNC = Resource(
     diff=diff_regulation,
 )
 
+
+
+# --- prices: Pricing v1, per country of Pricing's own list ---
+
+
+async def priced_countries(twilio: TwilioClient, _engine: Engine) -> list[str]:
+    """Pricing's own paged country list: some countries are priced but sell no numbers, and the other way round."""
+    return [str(c["iso_country"]).upper() for c in await twilio.list_price_countries() if c.get("iso_country")]
+
+
+async def fetch_country_prices(twilio: TwilioClient, country_code: str) -> dict[str, Any]:
+    return await twilio.fetch_price_country(country_code)
+
+
+PRICES_SYNC = Resource(
+    name="prices",
+    label="Prices",
+    table=PRICES,
+    key=("country_code", "number_type"),
+    write="replace_partition",
+    transform=price_rows,
+    host="pricing",
+    fetch_partition=fetch_country_prices,
+    partitions=priced_countries,
+    partition_column="country_code",
+    sweep_orphans=True,
+    empty_means="Twilio's Pricing listed no countries",
+)
+
+
+# --- document types: supporting-document and end-user types, whole, into two tables ---
+
+
+async def fetch_document_types(twilio: TwilioClient) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """(supporting document types, end-user types), both lists read at once."""
+    documents, end_users = await asyncio.gather(twilio.list_supporting_document_types(), twilio.list_end_user_types())
+    return documents, end_users
+
+
+DOCUMENT_TYPES_SYNC = Resource(
+    name="document_types",
+    label="Document types",
+    table=DOCUMENT_TYPES,
+    key=("sid",),
+    write="replace_whole",
+    transform=document_type_rows,
+    host="numbers",
+    fetch=fetch_document_types,
+    empty_means="Twilio listed no supporting document or end-user types",
+    counts="types",
+    change_key=("machine_name",),
+    also=(Output(END_USER_TYPES, ("sid",), document_type_rows),),
+)
+
 # Declaration order is the order of `sync all` (dependencies always come first; see sync_order).
-RESOURCES: dict[str, Resource] = {r.name: r for r in (NUMBER_TYPES_SYNC, REGULATIONS_SYNC)}
+RESOURCES: dict[str, Resource] = {
+    r.name: r for r in (NUMBER_TYPES_SYNC, REGULATIONS_SYNC, PRICES_SYNC, DOCUMENT_TYPES_SYNC)
+}
 
 
 def resource_names() -> list[str]:

@@ -107,13 +107,26 @@ async def client_scope(settings: Settings, client: TwilioClient | None) -> Async
 def store_whole(
     resource: Resource, engine: Engine, payload: Any, tracking: Tracking | None = None
 ) -> tuple[int, int, int]:
-    """A whole resource's rows replace its table; (rows, written, removed). An empty answer keeps what is stored."""
-    rows = resource.transform(payload)
-    if not rows:
+    """A whole resource's rows replace its table(s); (rows, written, removed). An empty answer keeps what is stored.
+
+    A resource writing several tables (`also`) fetched one payload per table, its own first; each table's changes
+    are recorded under the table's name, and counted into `tracking`.
+    """
+    payloads = payload if resource.also else (payload,)
+    batches = [(out, out.transform(part)) for out, part in zip(resource.outputs, payloads, strict=True)]
+    if not all(rows for _out, rows in batches):
         # An empty list is far likelier a fault than Twilio closing everything: keep what is stored.
         raise CatalogueError(f"{resource.empty_means}; the stored rows were kept")
-    written, removed = store.replace_all(engine, resource.table, resource.key, rows, utcnow(), tracking)
-    return len(rows), written, removed
+    now, total, written, removed = utcnow(), 0, 0, 0
+    for out, rows in batches:
+        own = tracking
+        if tracking is not None and resource.also:
+            own = tracking_for(resource, out.table, out.key, several=True, job_id=tracking.job_id)
+        table_written, table_removed = store.replace_all(engine, out.table, out.key, rows, now, own)
+        if own is not None and own is not tracking and tracking is not None:
+            tracking.add(own.counts)
+        total, written, removed = total + len(rows), written + table_written, removed + table_removed
+    return total, written, removed
 
 
 def store_partition(
@@ -201,8 +214,11 @@ async def _partitions(resource: Resource, twilio: TwilioClient, engine: Engine) 
     """The countries to fan out over; a dependency is fetched and stored first when there are none yet."""
     assert resource.partitions is not None
     codes = await resource.partitions(twilio, engine)
-    if codes or not resource.depends_on:
+    if codes:
         return codes
+    if not resource.depends_on:
+        # Nothing listed: never sweep every stored partition on the strength of an empty list.
+        raise CatalogueError(f"{resource.empty_means}; the stored rows were kept")
     for name in resource.depends_on:
         dependency = RESOURCES[name]
         assert dependency.fetch is not None
@@ -320,3 +336,27 @@ async def sync_regulations(
     Countries come from `country_number_types` (the list is fetched and stored first when it is empty).
     """
     return await sync_resource("regulations", settings=settings, engine=engine, client=client, on_progress=on_progress)
+
+
+async def sync_prices(
+    *,
+    settings: Settings | None = None,
+    engine: Engine | None = None,
+    client: TwilioClient | None = None,
+    on_progress: ProgressCallback | None = None,
+) -> SyncResult:
+    """Replace the monthly prices of every country Twilio's Pricing lists, country by country, concurrently."""
+    return await sync_resource("prices", settings=settings, engine=engine, client=client, on_progress=on_progress)
+
+
+async def sync_document_types(
+    *,
+    settings: Settings | None = None,
+    engine: Engine | None = None,
+    client: TwilioClient | None = None,
+    on_progress: ProgressCallback | None = None,
+) -> SyncResult:
+    """Replace the supporting-document and end-user types (two lists, two tables)."""
+    return await sync_resource(
+        "document_types", settings=settings, engine=engine, client=client, on_progress=on_progress
+    )

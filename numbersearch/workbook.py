@@ -31,11 +31,13 @@ ILLEGAL_CHARACTERS_RE = re.compile(r"[\000-\010]|[\013-\014]|[\016-\037]")
 _FORMULA_PREFIXES = ("=", "+", "-", "@")
 _SHEET_NAME_FORBIDDEN = re.compile(r"[\[\]:*?/\\]")
 _DATETIME_FORMAT = "yyyy-mm-dd hh:mm:ss"
+_PRICE_FORMAT = "0.00##"  # cents always, more digits only where a price has them
 
 
 @dataclass(frozen=True)
 class Column:
-    """One workbook column: its header and how its cells are written (text, wrap, url, datetime, number, mark)."""
+    """One workbook column: its header and how its cells are written (text, wrap, url, datetime, number, price,
+    mark)."""
 
     header: str
     kind: str = "text"
@@ -161,6 +163,7 @@ class _Styles:
         self.wrap_quoted = self._make(scratch, alignment=wrap, quotePrefix=True)
         self.mark = self._make(scratch, alignment=Alignment(horizontal="center", vertical="top"))
         self.datetime = self._make(scratch, alignment=top, number_format=_DATETIME_FORMAT)
+        self.price = self._make(scratch, alignment=top, number_format=_PRICE_FORMAT)
         self.datetime_left = self._make(
             scratch, alignment=Alignment(horizontal="left", vertical="top"), number_format=_DATETIME_FORMAT
         )
@@ -199,6 +202,9 @@ def _write_cell(cell: Any, value: Any, kind: str, styles: _Styles) -> None:
             return
     elif isinstance(value, datetime):
         cell._style = copy(styles.datetime_left if wrap else styles.datetime)
+        return
+    elif kind == "price" and value is not None:
+        cell._style = copy(styles.price)
         return
     cell._style = copy(styles.wrap if wrap else styles.text)
 

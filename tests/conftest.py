@@ -134,7 +134,7 @@ def sandbox_server(sandbox):
 
 
 def make_settings(base_url: str, database_url: str = "sqlite:///:memory:", **overrides):
-    """Settings that point both Twilio hosts at a sandbox and carry the test credentials."""
+    """Settings that point every Twilio host at a sandbox and carry the test credentials."""
     from numbersearch.config import get_settings
 
     values = {
@@ -142,6 +142,7 @@ def make_settings(base_url: str, database_url: str = "sqlite:///:memory:", **ove
         "twilio_auth_token": TEST_TOKEN,
         "twilio_api_base_url": base_url,
         "twilio_numbers_base_url": base_url,
+        "twilio_pricing_base_url": base_url,
         "database_url": database_url,
     } | overrides
     return get_settings(**values)
@@ -154,6 +155,7 @@ def sandbox_env(sandbox_server, monkeypatch: pytest.MonkeyPatch) -> str:
     monkeypatch.setenv("TWILIO_AUTH_TOKEN", TEST_TOKEN)
     monkeypatch.setenv("TWILIO_API_BASE_URL", sandbox_server.base_url)
     monkeypatch.setenv("TWILIO_NUMBERS_BASE_URL", sandbox_server.base_url)
+    monkeypatch.setenv("TWILIO_PRICING_BASE_URL", sandbox_server.base_url)
     return sandbox_server.base_url
 
 

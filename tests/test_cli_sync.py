@@ -39,6 +39,8 @@ def test_sync_all_then_read_everything_back(small_env: str, database_url: str) -
     listed = run("jobs", "--json", "--database-url", database_url)
     found = json.loads(listed.stdout)
     assert [(j["sync_type"], j["status"]) for j in found] == [
+        ("document_types", "completed"),
+        ("prices", "completed"),
         ("regulations", "completed"),
         ("number_types", "completed"),
     ]

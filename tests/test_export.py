@@ -20,7 +20,8 @@ from numbersearch.errors import ExportError, InputError
 from numbersearch.models import SyncJob
 from numbersearch.store import upsert
 
-SHEETS = ["Summary", "Regulations", "Requirements", "Countries", "About"]
+SHEETS = ["Summary", "Regulations", "Requirements", "Countries", "Prices", "About"]
+EVERY_RESOURCE = ("number_types", "regulations", "prices", "document_types")
 NASTY_SID = "RN" + "e" * 32
 NASTY_DESCRIPTION = '=HYPERLINK("http://evil.example","click")'
 
@@ -101,7 +102,7 @@ def full_db(tmp_path_factory: pytest.TempPathFactory):
         engine,
         countries=catalogue.countries,
         regulations=business,
-        completed={"number_types": hour_ago, "regulations": hour_ago},
+        completed=dict.fromkeys(EVERY_RESOURCE, hour_ago),
     )
     yield url, engine, catalogue, business
     engine.dispose()
@@ -240,7 +241,11 @@ def test_empty_database_still_gives_a_valid_workbook_with_a_warning(engine, tmp_
 
 def test_stale_data_is_flagged_and_fresh_data_is_not(engine, tmp_path: Path) -> None:
     old = datetime.now(UTC) - timedelta(days=45)
-    seed(engine, regulations=[nasty_regulation()], completed={"regulations": old, "number_types": datetime.now(UTC)})
+    seed(
+        engine,
+        regulations=[nasty_regulation()],
+        completed=dict.fromkeys(EVERY_RESOURCE, datetime.now(UTC)) | {"regulations": old},
+    )
     report, _ = export.export_regulations_report(tmp_path / "stale.xlsx", engine=engine)
     assert len(report.warnings) == 1 and "45 days old" in report.warnings[0]
     now = datetime(2030, 1, 1, tzinfo=UTC)
@@ -392,7 +397,7 @@ async def test_export_after_a_real_sync(sandbox_server, sqlite_url: str, tmp_pat
 
     settings = make_settings(sandbox_server.base_url, database_url=sqlite_url)
     engine = make_engine(sqlite_url)
-    for sync_type in ("number_types", "regulations"):
+    for sync_type in EVERY_RESOURCE:
         job = await run_sync(sync_type, settings=settings, engine=engine)
         assert job["status"] == "completed", job["error"]
     report, _ = export.export_regulations_report(tmp_path / "synced.xlsx", engine=engine)

@@ -182,8 +182,10 @@ def test_availability_matrix_is_countries_by_the_seven_types(seeded) -> None:
     engine, catalogue, _ = seeded
     matrix = frames.availability_matrix(engine=engine)
     assert matrix.index.name == "country_code"
-    assert list(matrix.columns) == ["country", *NUMBER_TYPES]
+    # The seven flags, then the unit and each type's monthly price (none stored here: all missing).
+    assert list(matrix.columns) == ["country", *NUMBER_TYPES, "price_unit", *(f"{t}_price" for t in NUMBER_TYPES)]
     assert all(str(matrix[t].dtype) == "bool" for t in NUMBER_TYPES)
+    assert matrix["local_price"].isna().all()
     for country in catalogue.countries[:20]:
         row = matrix.loc[country["country_code"]]
         assert row["country"] == country["country"]
@@ -243,5 +245,6 @@ def test_empty_database_gives_empty_frames_with_the_right_columns(sqlite_url: st
         assert frame.empty and list(frame.columns) == list(columns)
         assert {k: str(v) for k, v in frame.dtypes.items()} == dict(columns)
     matrix = frames.availability_matrix(engine=engine)
-    assert matrix.empty and list(matrix.columns) == ["country", *NUMBER_TYPES]
+    prices = ["price_unit", *(f"{t}_price" for t in NUMBER_TYPES)]
+    assert matrix.empty and list(matrix.columns) == ["country", *NUMBER_TYPES, *prices]
     assert isinstance(matrix.index, pd.Index) and matrix.index.name == "country_code"

@@ -71,6 +71,15 @@ def test_list_countries_and_filters(engine) -> None:
         "machine_to_machine": False,
         "last_updated": "2024-01-15T10:30:00.000Z",
         "synced_at": "2024-01-15T10:30:00.000Z",
+        # No prices synced: each type's monthly price is null.
+        "price_unit": None,
+        "local_price": None,
+        "toll_free_price": None,
+        "mobile_price": None,
+        "national_price": None,
+        "voip_price": None,
+        "shared_cost_price": None,
+        "machine_to_machine_price": None,
     }
     for spelling in ("toll_free", "TollFree", "toll-free", "toll free"):
         assert [c["country_code"] for c in query.list_countries(number_type=spelling, engine=engine)] == ["DE", "US"]
