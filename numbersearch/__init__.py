@@ -31,6 +31,7 @@ _EXPORTS: dict[str, str] = {
     "TwilioServerError": "errors",
     "TwilioUnreachable": "errors",
     "availability_matrix": "frames",
+    "cancel_job": "jobs",
     "changes_df": "frames",
     "countries_df": "frames",
     "country_guide": "guide",

@@ -1,30 +1,45 @@
-"""Durable sync jobs: one active job per sync type (enforced by the database), heartbeats, stale detection."""
+"""Durable sync jobs: a queue in the database (one active job per sync type), read with the stale rule, cancelled,
+run by workers, in the foreground, or as a task of this process when no worker is alive (design.md §3)."""
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable, Mapping
-from dataclasses import dataclass
-from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from collections.abc import Mapping
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Literal
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Connection, Engine, RowMapping
+from sqlalchemy.engine import Engine, RowMapping
 from sqlalchemy.exc import IntegrityError
 
 from . import webhooks
 from .config import Settings, get_settings
 from .db import one_statement, resolve_engine
-from .errors import InputError, JobConflictError, NotFoundError, NumbersearchError, TwilioAuthError
-from .logs import job_fields
+from .errors import InputError, JobConflictError, JobEndedError, NotFoundError
+from .jobtable import (
+    Lease,
+    claim_job,
+    claim_values,
+    fail_if_still_silent,
+    is_stale,
+    mark_stale,
+    new_token,
+    read_row,
+)
 from .models import ACTIVE_STATUSES, JOBS, JobPublic, utcnow
 from .resources import resolve_resource
-from .shared import notify
-from .sync import AUTH_MESSAGE, SyncResult, describe_failure, sync_resource
+from .runner import (
+    JobCallback,
+    heartbeat_interval,
+    run_leased,
+    running,
+    running_job_ids,
+    stop_running_jobs,
+    track,
+)
 
 if TYPE_CHECKING:
     from .client import TwilioClient
@@ -32,27 +47,35 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 TERMINAL_STATUSES = ("completed", "failed")
-PROGRESS_WRITE_INTERVAL = 0.5  # seconds between progress writes (readers poll); the final numbers are always written
 
-JobCallback = Callable[[dict[str, Any]], Any]
-
-
-@dataclass
-class _Running:
-    task: asyncio.Task[dict[str, Any]]
-    engine: Engine
-    cancel_reason: str = "cancelled"
-
-
-# Strong references to the jobs this process runs in the background (an unreferenced task may vanish).
-_running: dict[str, _Running] = {}
+__all__ = [
+    "TERMINAL_STATUSES",
+    "cancel_job",
+    "create_job",
+    "enqueue_sync",
+    "get_job",
+    "heartbeat_interval",
+    "job_dict",
+    "job_model",
+    "list_jobs",
+    "mark_stale_jobs",
+    "read_job",
+    "read_jobs",
+    "run_job",
+    "run_sync",
+    "running_job_ids",
+    "schedule_job",
+    "start_sync",
+    "stop_running_jobs",
+    "wait_for_job",
+]
 
 
 # --- rows ---
 
 
 def job_model(row: RowMapping | Mapping[str, Any]) -> JobPublic:
-    """A job row as its read model."""
+    """A job row as its read model (the lease token and schedule stamp stay behind)."""
     return JobPublic.model_validate(dict(row))
 
 
@@ -68,107 +91,145 @@ def _normalize_job_id(job_id: str) -> str:
         raise InputError(f"not a job id (a UUID is expected): {job_id!r}") from None
 
 
-def _read_row(engine: Engine, job_id: str) -> RowMapping | None:
-    with one_statement(engine) as conn:
-        return conn.execute(sa.select(JOBS).where(JOBS.c.job_id == job_id)).mappings().first()
-
-
-def _read(engine: Engine, job_id: str) -> dict[str, Any] | None:
-    row = _read_row(engine, job_id)
-    return job_dict(row) if row is not None else None
-
-
-def _update(engine: Engine, job_id: str, values: Mapping[str, Any], *, only_active: bool = False) -> int:
-    stmt = sa.update(JOBS).where(JOBS.c.job_id == job_id).values(**values)
-    if only_active:
-        stmt = stmt.where(JOBS.c.status.in_(ACTIVE_STATUSES))
-    with one_statement(engine) as conn:
-        return conn.execute(stmt).rowcount or 0
-
-
 def _active_job_id(engine: Engine, sync_type: str) -> str | None:
     stmt = sa.select(JOBS.c.job_id).where(JOBS.c.sync_type == sync_type, JOBS.c.status.in_(ACTIVE_STATUSES))
     with one_statement(engine) as conn:
         return conn.execute(stmt).scalar()
 
 
+def _current_row(engine: Engine, job_id: str, settings: Settings) -> RowMapping | None:
+    """The job's row, the stale rule applied: a silent active job is failed (in the database too) before it is
+    answered, so no reader ever sees a dead job as running, nor a job it saw failed come back."""
+    row = read_row(engine, job_id)
+    if row is None or not is_stale(row, settings.job_stale_after):
+        return row
+    with engine.begin() as conn:
+        marked = fail_if_still_silent(conn, row, utcnow())
+    current = read_row(engine, job_id)
+    if marked and current is not None:
+        log.warning("job %s marked failed: %s", job_id, current["error"])
+        webhooks.job_ended(job_dict(current), settings, engine)  # this reader failed it: it reports its end
+    return current
+
+
 # --- public, synchronous ---
 
 
 def mark_stale_jobs(*, engine: Engine | None = None, settings: Settings | None = None) -> list[str]:
-    """Fail active jobs whose runner went quiet longer than `job_stale_after`; returns their ids.
+    """Fail active jobs silent longer than `job_stale_after` (a pending one: "no worker claimed it"); their ids.
 
-    A job with no heartbeat at all counts from its creation. Each row is updated only if its heartbeat
-    is still the one read, so a runner that just beat is never failed by mistake.
+    Each row is updated only if its heartbeat is still the one read, so a runner that just beat is never failed.
     """
     settings = settings or get_settings()
     engine = resolve_engine(engine, settings)
-    now = utcnow()
-    limit = now - timedelta(seconds=settings.job_stale_after)
-    last_sign = sa.func.coalesce(JOBS.c.heartbeat_at, JOBS.c.created_at)
-    stmt = sa.select(JOBS.c.job_id, JOBS.c.heartbeat_at, JOBS.c.created_at).where(
-        JOBS.c.status.in_(ACTIVE_STATUSES), last_sign < limit
-    )
-    with engine.begin() as conn:
-        marked = [row.job_id for row in conn.execute(stmt).all() if _fail_if_still_silent(conn, row, now)]
-    for job_id in marked:
-        log.warning("job %s marked failed: its runner stopped responding", job_id)
-        ended = _read(engine, job_id)  # this process failed it: it reports its end (audit log, webhook)
-        if ended is not None:
-            webhooks.job_ended(ended, settings, engine)
+    marked = mark_stale(engine, settings.job_stale_after)
+    for job_id in marked:  # this process failed them: it reports their end (audit log, webhook)
+        row = read_row(engine, job_id)
+        if row is not None:
+            webhooks.job_ended(job_dict(row), settings, engine)
     return marked
 
 
-def _fail_if_still_silent(conn: Connection, row: sa.Row[str, datetime | None, datetime], now: datetime) -> bool:
-    """Fail one stale job unless its heartbeat changed since it was read; True when it was failed."""
-    silent = (now - (row.heartbeat_at or row.created_at)).total_seconds()
-    seen = JOBS.c.heartbeat_at.is_(None) if row.heartbeat_at is None else JOBS.c.heartbeat_at == row.heartbeat_at
-    failed = conn.execute(
-        sa.update(JOBS)
-        .where(JOBS.c.job_id == row.job_id, JOBS.c.status.in_(ACTIVE_STATUSES), seen)
-        .values(status="failed", completed_at=now, error=f"runner stopped responding (no heartbeat for {silent:.0f}s)")
-    )
-    return bool(failed.rowcount)
-
-
-def create_job(sync_type: str, *, engine: Engine | None = None, settings: Settings | None = None) -> dict[str, Any]:
+def create_job(
+    sync_type: str,
+    *,
+    engine: Engine | None = None,
+    settings: Settings | None = None,
+    scheduled_for: datetime | None = None,
+) -> dict[str, Any]:
     """Insert a pending job; JobConflictError (with the active job's id) when one of this type is active."""
+    job, _ = _insert_job(sync_type, engine=engine, settings=settings, scheduled_for=scheduled_for)
+    return job
+
+
+def _insert_job(
+    sync_type: str,
+    *,
+    engine: Engine | None,
+    settings: Settings | None,
+    claim: bool = False,
+    scheduled_for: datetime | None = None,
+) -> tuple[dict[str, Any], Lease | None]:
+    """A new job, pending, or already claimed by this process (`claim`: then with its lease)."""
     kind = resolve_resource(sync_type).name
     settings = settings or get_settings()
     engine = resolve_engine(engine, settings)
     mark_stale_jobs(engine=engine, settings=settings)
     for _ in range(5):
-        job_id = str(uuid.uuid4())
+        job_id, token, now = str(uuid.uuid4()), new_token(), utcnow()
+        values: dict[str, Any] = {
+            "job_id": job_id, "sync_type": kind, "status": "pending", "created_at": now, "failures": [],
+            "scheduled_for": scheduled_for,
+        }
+        if claim:
+            values |= claim_values(settings, token, now)
         try:
             with engine.begin() as conn:
-                conn.execute(
-                    sa.insert(JOBS).values(
-                        job_id=job_id, sync_type=kind, status="pending", created_at=utcnow(), failures=[]
-                    )
-                )
+                conn.execute(sa.insert(JOBS).values(**values))
         except IntegrityError:
             active = _active_job_id(engine, kind)
             if active is not None:
                 raise JobConflictError(kind, active) from None
+            if scheduled_for is not None and _scheduled_job_id(engine, kind, scheduled_for) is not None:
+                raise JobConflictError(kind, _scheduled_job_id(engine, kind, scheduled_for) or "unknown") from None
             continue  # the active job ended between our insert and the look-up: try again
         log.info("job %s (%s) created", job_id, kind)
-        job = _read(engine, job_id)
-        assert job is not None
-        return job
+        row = read_row(engine, job_id)
+        assert row is not None
+        lease = Lease(engine, job_id, token, settings.job_stale_after) if claim else None
+        return job_dict(row), lease
     raise JobConflictError(kind, _active_job_id(engine, kind) or "unknown")
 
 
+def _scheduled_job_id(engine: Engine, sync_type: str, due: datetime) -> str | None:
+    stmt = sa.select(JOBS.c.job_id).where(JOBS.c.sync_type == sync_type, JOBS.c.scheduled_for == due)
+    with one_statement(engine) as conn:
+        return conn.execute(stmt).scalar()
+
+
+ScheduleOutcome = Literal["started", "taken", "skipped"]
+
+
+def schedule_job(
+    sync_type: str, due: datetime, *, engine: Engine | None = None, settings: Settings | None = None
+) -> tuple[ScheduleOutcome, str]:
+    """Queue the scheduled run of `sync_type` that came due at `due`, once however many workers ask.
+
+    ("started", new job) for the first asker; ("taken", that job) for every other (the database's unique
+    (sync_type, scheduled_for) decides); ("skipped", the active job) when a job of that type was already active.
+    """
+    kind = resolve_resource(sync_type).name
+    settings = settings or get_settings()
+    engine = resolve_engine(engine, settings)
+    try:
+        return "started", create_job(kind, engine=engine, settings=settings, scheduled_for=due)["job_id"]
+    except JobConflictError as exc:
+        taken = _scheduled_job_id(engine, kind, due)
+        return ("taken", taken) if taken is not None else ("skipped", exc.job_id)
+
+
+def enqueue_sync(
+    sync_type: str, *, settings: Settings | None = None, engine: Engine | None = None
+) -> dict[str, Any]:
+    """Queue a sync for a worker (what the API does); missing credentials fail before any job row."""
+    settings = settings or get_settings()
+    settings.require_credentials()
+    return create_job(sync_type, engine=engine, settings=settings)
+
+
 def read_job(job_id: str, *, engine: Engine | None = None, settings: Settings | None = None) -> JobPublic:
-    """One job as its read model; InputError for an id that is not a UUID, NotFoundError for an unknown one."""
+    """One job as its read model, the stale rule applied; InputError for an id that is not a UUID, NotFoundError
+    for an unknown one."""
     normalized = _normalize_job_id(job_id)
-    row = _read_row(resolve_engine(engine, settings), normalized)
+    settings = settings or get_settings()
+    row = _current_row(resolve_engine(engine, settings), normalized, settings)
     if row is None:
         raise NotFoundError(f"no sync job {normalized}")
     return job_model(row)
 
 
 def get_job(job_id: str, *, engine: Engine | None = None, settings: Settings | None = None) -> dict[str, Any]:
-    """One job, JSON-ready; InputError for an id that is not a UUID, NotFoundError for an unknown one."""
+    """One job, JSON-ready, the stale rule applied; InputError for a malformed id, NotFoundError for an unknown one."""
     return read_job(job_id, engine=engine, settings=settings).model_dump(mode="json")
 
 
@@ -191,92 +252,36 @@ def list_jobs(
     return [job.model_dump(mode="json") for job in read_jobs(limit, engine=engine, settings=settings)]
 
 
-# --- running ---
-
-
-def heartbeat_interval(settings: Settings) -> float:
-    """Seconds between heartbeats: often enough that a live job is never mistaken for a dead one."""
-    return min(5.0, settings.job_stale_after / 3)
-
-
-@contextlib.asynccontextmanager
-async def _heartbeat(engine: Engine, job_id: str, interval: float) -> AsyncIterator[None]:
-    """Beat for the job while the block runs; the beats stop before the block's outcome is written."""
-    beating = asyncio.create_task(_beat(engine, job_id, interval))
-    try:
-        yield
-    finally:
-        beating.cancel()
-
-
-async def _beat(engine: Engine, job_id: str, interval: float) -> None:
-    while True:
-        await asyncio.sleep(interval)
-        try:
-            await asyncio.to_thread(_update, engine, job_id, {"heartbeat_at": utcnow()}, only_active=True)
-        except Exception:  # a missed beat is not fatal; the next one may get through
-            log.warning("heartbeat of job %s failed", job_id, exc_info=True)
-
-
-class _Progress:
-    """Mirrors sync progress into the job row (throttled) and the caller's callback (every time)."""
-
-    def __init__(self, engine: Engine, job: dict[str, Any], callback: JobCallback | None) -> None:
-        self.engine = engine
-        self.job = job
-        self.callback = callback
-        self.written_at = 0.0
-        self.latest = SyncResult(job["sync_type"])  # kept so a cancelled job still records its counts
-
-    async def __call__(self, result: SyncResult) -> None:
-        self.latest = result
-        self.job.update(_counts(result))
-        now = time.monotonic()
-        if now - self.written_at >= PROGRESS_WRITE_INTERVAL or result.countries_processed >= result.countries_total:
-            self.written_at = now
-            await asyncio.to_thread(_update, self.engine, self.job["job_id"], _counts(result))
-        await notify(self.callback, dict(self.job))
-
-
-def _counts(result: SyncResult) -> dict[str, Any]:
-    return {
-        "countries_processed": result.countries_processed,
-        "countries_total": result.countries_total,
-        "countries_failed": result.countries_failed,
-        "failures": list(result.failures),
-        "rows_written": result.rows_written,
-        "rows_removed": result.rows_removed,
-        "changes": dict(result.changes),
-    }
-
-
-def _begin(engine: Engine, job_id: str) -> dict[str, Any]:
-    now = utcnow()
-    # Only a pending job starts: one failed meanwhile (cancelled, stale) stays failed.
-    pending = sa.update(JOBS).where(JOBS.c.job_id == job_id, JOBS.c.status == "pending")
+def cancel_job(job_id: str, *, engine: Engine | None = None, settings: Settings | None = None) -> dict[str, Any]:
+    """Cancel a pending or running job: it ends `failed` with "cancelled" now, and its runner stops at its next
+    beat (every country it finished is kept). JobEndedError when the job had already ended."""
+    normalized = _normalize_job_id(job_id)
+    settings = settings or get_settings()
+    engine = resolve_engine(engine, settings)
+    row = _current_row(engine, normalized, settings)
+    if row is None:
+        raise NotFoundError(f"no sync job {normalized}")
+    stmt = (
+        sa.update(JOBS)
+        .where(JOBS.c.job_id == normalized, JOBS.c.status.in_(ACTIVE_STATUSES))
+        .values(status="failed", error="cancelled", completed_at=utcnow())
+    )
     with engine.begin() as conn:
-        started = conn.execute(pending.values(status="in_progress", started_at=now, heartbeat_at=now)).rowcount
-    job = _read(engine, job_id)
-    if job is None:
-        raise NotFoundError(f"no sync job {job_id}")
-    if not started or job["status"] != "in_progress":
-        raise InputError(f"job {job_id} cannot run: it is {job['status']}")
-    return job
+        cancelled = conn.execute(stmt).rowcount
+    if not cancelled:
+        ended = read_row(engine, normalized)
+        status = ended["status"] if ended is not None else row["status"]
+        raise JobEndedError(normalized, status, f"job {normalized} has already ended ({status}): nothing to cancel")
+    log.warning("job %s cancelled", normalized)
+    local = running.get(normalized)
+    if local is not None:
+        local.task.cancel()  # this process runs it: stop now rather than at the next beat
+    final = job_dict(read_row(engine, normalized) or row)
+    webhooks.job_ended(final, settings, engine)
+    return final
 
 
-def _finish(engine: Engine, job_id: str, status: str, error: str | None, counts: Mapping[str, Any]) -> None:
-    _update(engine, job_id, {"status": status, "error": error, "completed_at": utcnow(), **counts})
-
-
-def _finish_cancelled(engine: Engine, job_id: str, progress: _Progress | None, settings: Settings) -> None:
-    """Fail a cancelled job with its reason, keeping the counts it reached."""
-    reason = _running[job_id].cancel_reason if job_id in _running else "cancelled"
-    counts = _counts(progress.latest) if progress is not None else {}
-    # Written synchronously: the loop may be shutting down, and this must land before the caller re-raises.
-    _finish(engine, job_id, "failed", reason, counts)
-    ended = _read(engine, job_id)
-    if ended is not None:
-        webhooks.job_ended(ended, settings, engine)
+# --- running ---
 
 
 async def run_job(
@@ -287,94 +292,29 @@ async def run_job(
     on_progress: JobCallback | None = None,
     client: TwilioClient | None = None,
 ) -> dict[str, Any]:
-    """Run a pending job to its end in this task and return the final job.
+    """Claim a pending job and run it to its end in this task; returns the final job.
 
     Twilio and data failures end the job `failed` (returned, not raised). Cancellation and Ctrl-C mark it
-    failed with "cancelled" and propagate. The job builds its own `TwilioClient` from `settings` unless
-    `client` is given (it then stays open: it belongs to the caller).
+    failed with "cancelled" and propagate. A lost database raises DatabaseError once the failure is recorded (or
+    the stale time is up). The job builds its own `TwilioClient` from `settings` unless `client` is given.
     """
     settings = settings or get_settings()
     engine = await asyncio.to_thread(resolve_engine, engine, settings)
     job_id = _normalize_job_id(job_id)
-    progress: _Progress | None = None
-    twilio: TwilioClient | None = client
-    try:
-        # The client is built before the job counts as started: its setup is not part of the sync.
-        twilio, setup_error = await _prepare_client(settings, client)
-        job = await asyncio.to_thread(_begin, engine, job_id)
-        log.info("job %s started (%s)", job_id, job["sync_type"], extra=job_fields(job, "job.started"))
-        progress = _Progress(engine, job, on_progress)
-        async with _heartbeat(engine, job_id, heartbeat_interval(settings)):
-            await notify(on_progress, dict(job))
-            error: str | None
-            if twilio is None:
-                status, error = "failed", setup_error
-            else:
-                status, error = await _execute(job, settings, engine, twilio, progress)
-        await asyncio.to_thread(_finish, engine, job_id, status, error, _counts(progress.latest))
-    except (asyncio.CancelledError, KeyboardInterrupt):
-        _finish_cancelled(engine, job_id, progress, settings)
-        raise
-    finally:
-        if client is None and twilio is not None:
-            await _close_quietly(twilio)
-    final = await asyncio.to_thread(get_job, job_id, engine=engine)
-    webhooks.job_ended(final, settings, engine)  # the audit log's end of the job, and its alert
-    await notify(on_progress, dict(final))
-    return final
+    lease = await asyncio.to_thread(claim_job, engine, job_id, settings)
+    if lease is None:
+        row = await asyncio.to_thread(read_row, engine, job_id)
+        if row is None:
+            raise NotFoundError(f"no sync job {job_id}")
+        raise InputError(f"job {job_id} cannot run: it is {row['status']}")
+    return await run_leased(lease, settings=settings, engine=engine, on_progress=on_progress, client=client)
 
 
-async def _prepare_client(settings: Settings, client: TwilioClient | None) -> tuple[TwilioClient | None, str]:
-    """The client the job uses (the one given, or one of its own), or None and why it cannot be built."""
-    if client is not None:
-        return client, ""
-    from .client import TwilioClient
-
-    try:
-        return await asyncio.to_thread(TwilioClient, settings), ""
-    except NumbersearchError as exc:
-        return None, describe_failure(exc, settings)
-
-
-async def _close_quietly(client: TwilioClient) -> None:
-    try:
-        await client.aclose()
-    except Exception:  # closing a finished client must not mask the job's outcome
-        log.debug("closing the Twilio client failed", exc_info=True)
-
-
-async def _execute(
-    job: dict[str, Any], settings: Settings, engine: Engine, client: TwilioClient, progress: _Progress
-) -> tuple[str, str | None]:
-    """Run the job's sync; the outcome as (status, error). Only cancellation escapes."""
-    try:
-        result = await sync_resource(
-            job["sync_type"],
-            settings=settings,
-            engine=engine,
-            client=client,
-            on_progress=progress,
-            job_id=job["job_id"],
-        )
-    except TwilioAuthError:
-        return "failed", AUTH_MESSAGE
-    except NumbersearchError as exc:
-        return "failed", describe_failure(exc, settings)
-    except Exception as exc:
-        log.exception("job %s crashed", job["job_id"])
-        return "failed", describe_failure(exc, settings)
-    progress.latest = result
-    return ("completed", None) if result.ok else ("failed", result.summary())
-
-
-async def _new_job(
-    sync_type: str, settings: Settings | None, engine: Engine | None
-) -> tuple[Settings, Engine, dict[str, Any]]:
-    """A pending job, with the settings and engine that run it; missing credentials fail before any job row."""
+async def _settings_and_engine(settings: Settings | None, engine: Engine | None) -> tuple[Settings, Engine]:
+    """Missing credentials fail before any job row; the engine opens off the loop (it may create the schema)."""
     settings = settings or get_settings()
     settings.require_credentials()
-    engine = await asyncio.to_thread(resolve_engine, engine, settings)
-    return settings, engine, await asyncio.to_thread(create_job, sync_type, engine=engine, settings=settings)
+    return settings, await asyncio.to_thread(resolve_engine, engine, settings)
 
 
 async def run_sync(
@@ -385,9 +325,14 @@ async def run_sync(
     on_progress: JobCallback | None = None,
     client: TwilioClient | None = None,
 ) -> dict[str, Any]:
-    """Create a job and run it to the end in the foreground; returns the final job."""
-    settings, engine, job = await _new_job(sync_type, settings, engine)
-    return await run_job(job["job_id"], settings=settings, engine=engine, on_progress=on_progress, client=client)
+    """Create a job and run it to the end in the foreground, in this process; returns the final job.
+
+    The job is created already claimed, so no worker can take it between its creation and its start.
+    """
+    settings, engine = await _settings_and_engine(settings, engine)
+    _, lease = await asyncio.to_thread(_insert_job, sync_type, engine=engine, settings=settings, claim=True)
+    assert lease is not None
+    return await run_leased(lease, settings=settings, engine=engine, on_progress=on_progress, client=client)
 
 
 async def start_sync(
@@ -398,27 +343,52 @@ async def start_sync(
     on_progress: JobCallback | None = None,
     client: TwilioClient | None = None,
 ) -> dict[str, Any]:
-    """Create a job and run it as a task on the running loop; returns the pending job at once."""
-    settings, engine, job = await _new_job(sync_type, settings, engine)
+    """Create a job and return it pending at once: a live worker runs it, or else a task of this process does.
+
+    `on_progress` is called only for a job this process runs.
+    """
+    from .worker import live_worker_count
+
+    settings, engine = await _settings_and_engine(settings, engine)
+    job = await asyncio.to_thread(create_job, sync_type, engine=engine, settings=settings)
+    if await asyncio.to_thread(live_worker_count, engine, settings):
+        log.info("job %s handed to a worker", job["job_id"])
+        return job
     job_id = job["job_id"]
     task = asyncio.create_task(
-        run_job(job_id, settings=settings, engine=engine, on_progress=on_progress, client=client),
-        name=f"sync-job-{job_id}",
+        _run_here(job_id, settings, engine, on_progress, client), name=f"sync-job-{job_id}"
     )
-    _running[job_id] = _Running(task=task, engine=engine)
-    task.add_done_callback(lambda t: _forget(job_id, t))
+    track(job_id, task, engine)
     return job
 
 
-def _forget(job_id: str, task: asyncio.Task[dict[str, Any]]) -> None:
-    _running.pop(job_id, None)
-    if not task.cancelled() and task.exception() is not None:
-        log.error("job %s task ended with an error", job_id, exc_info=task.exception())
+async def _run_here(
+    job_id: str, settings: Settings, engine: Engine, on_progress: JobCallback | None, client: TwilioClient | None
+) -> dict[str, Any]:
+    """start_sync's task: claim the job (unless a worker that just came up took it) and run it."""
+    try:
+        lease = await asyncio.to_thread(claim_job, engine, job_id, settings)
+    except asyncio.CancelledError:
+        reason = running[job_id].cancel_reason if job_id in running else "cancelled"
+        _fail_pending(engine, job_id, reason)
+        raise
+    if lease is None:
+        log.info("job %s was claimed by a worker", job_id)
+        return await asyncio.to_thread(get_job, job_id, engine=engine, settings=settings)
+    if job_id in running:
+        running[job_id].lease = lease
+    return await run_leased(lease, settings=settings, engine=engine, on_progress=on_progress, client=client)
 
 
-def running_job_ids() -> list[str]:
-    """Ids of the jobs this process is running in the background."""
-    return list(_running)
+def _fail_pending(engine: Engine, job_id: str, reason: str) -> None:
+    """A job stopped before it was ever claimed ends failed with the reason (unless someone claimed it)."""
+    stmt = (
+        sa.update(JOBS)
+        .where(JOBS.c.job_id == job_id, JOBS.c.status == "pending")
+        .values(status="failed", error=reason, completed_at=utcnow())
+    )
+    with one_statement(engine) as conn:
+        conn.execute(stmt)
 
 
 async def wait_for_job(
@@ -434,32 +404,19 @@ async def wait_for_job(
     A job this process runs is awaited directly; any other is polled in the database.
     """
     job_id = _normalize_job_id(job_id)
-    running = _running.get(job_id)
-    if running is not None:
-        done, _ = await asyncio.wait({running.task}, timeout=timeout)
+    local = running.get(job_id)
+    if local is not None:
+        done, _ = await asyncio.wait({local.task}, timeout=timeout)
         if not done:
             raise TimeoutError(f"job {job_id} still running after {timeout}s")
-        return await asyncio.to_thread(get_job, job_id, engine=running.engine)
+        return await asyncio.to_thread(get_job, job_id, engine=local.engine, settings=settings)
     engine = await asyncio.to_thread(resolve_engine, engine, settings)
     deadline = None if timeout is None else time.monotonic() + timeout
     while True:
-        job = await asyncio.to_thread(get_job, job_id, engine=engine)
+        job = await asyncio.to_thread(get_job, job_id, engine=engine, settings=settings)
         if job["status"] in TERMINAL_STATUSES:
             return job
         if deadline is not None and time.monotonic() >= deadline:
             raise TimeoutError(f"job {job_id} still {job['status']} after {timeout}s")
         await asyncio.sleep(poll_interval)
 
-
-async def stop_running_jobs(reason: str = "server stopped") -> list[str]:
-    """Cancel every job this process runs in the background; each ends failed with `reason`."""
-    stopping = list(_running.items())
-    for _job_id, running in stopping:
-        running.cancel_reason = reason
-        running.task.cancel()
-    await asyncio.gather(*(r.task for _, r in stopping), return_exceptions=True)
-    for job_id, running in stopping:
-        # A task cancelled before it ever ran left its job pending: close that too.
-        values = {"status": "failed", "error": reason, "completed_at": utcnow()}
-        await asyncio.to_thread(_update, running.engine, job_id, values, only_active=True)
-    return [job_id for job_id, _ in stopping]

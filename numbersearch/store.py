@@ -7,7 +7,9 @@ Every write compares what arrived with what is stored, by content hash: a new or
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+import contextlib
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextvars import ContextVar
 from datetime import datetime
 from typing import Any
 
@@ -32,6 +34,19 @@ from .models import CHANGES, utcnow
 UPSERT_BATCH = 500
 
 Row = dict[str, Any]
+
+# Set by a job's runner (jobs.py): called first in every write transaction below, it raises when the runner no
+# longer holds its job (declared dead, cancelled), so that the transaction writes nothing (design.md §3, leases).
+write_fence: ContextVar[Callable[[Connection], None] | None] = ContextVar("write_fence", default=None)
+
+
+@contextlib.contextmanager
+def _transaction(engine: Engine) -> Iterator[Connection]:
+    with engine.begin() as connection:
+        fence = write_fence.get()
+        if fence is not None:
+            fence(connection)
+        yield connection
 
 def _insert_for(conn: Connection, table: sa.Table) -> Any:
     dialect = conn.dialect.name
@@ -228,7 +243,7 @@ def replace_all(
     tracking: Tracking | None = None,
 ) -> tuple[int, int]:
     """The whole table replaced by `rows` in one transaction, compared row by row; (rows stored, rows removed)."""
-    with engine.begin() as conn:
+    with _transaction(engine) as conn:
         return _write_compared(conn, table, key, rows, now, None, tracking)
 
 
@@ -244,13 +259,13 @@ def replace_partition(
 ) -> tuple[int, int]:
     """One partition (a country), complete, in one transaction: its rows compared and written, the ones no longer
     sent deleted; (rows stored, rows removed)."""
-    with engine.begin() as conn:
+    with _transaction(engine) as conn:
         return _write_compared(conn, table, key, rows, now, table.c[column] == value, tracking)
 
 
 def add_rows(engine: Engine, table: sa.Table, key: Sequence[str], rows: Sequence[Row], now: datetime) -> int:
     """Upsert rows without removing any (a dependency stored so that another resource can fan out over it)."""
-    with engine.begin() as conn:
+    with _transaction(engine) as conn:
         return _write_compared(conn, table, key, rows, now, None, None, remove=False)[0]
 
 
@@ -264,7 +279,7 @@ def sweep_orphans(
 ) -> int:
     """Delete the rows of partitions that are no longer listed (each recorded as removed, with `tracking`)."""
     orphaned = table.c[column].not_in(list(values))
-    with engine.begin() as conn:
+    with _transaction(engine) as conn:
         stmt = sa.select(table).where(orphaned)
         gone = [] if tracking is None else [dict(row) for row in conn.execute(stmt).mappings()]
         removed = conn.execute(sa.delete(table).where(orphaned)).rowcount or 0

@@ -15,7 +15,7 @@ from . import store
 from .changes import Tracking, tracking_for
 from .config import Settings, get_settings
 from .db import resolve_engine
-from .errors import CatalogueError, TwilioAuthError, TwilioError, TwilioUnreachable
+from .errors import CatalogueError, DatabaseError, JobEndedError, TwilioAuthError, TwilioError, TwilioUnreachable
 from .models import utcnow
 from .resources import RESOURCES, Resource, resolve_resource
 from .shared import notify
@@ -27,8 +27,9 @@ log = logging.getLogger(__name__)
 
 AUTH_MESSAGE = "Twilio rejected the credentials (20003)"
 MAX_ERROR_CHARS = 300
-# Failures that no other country would escape either: they stop the whole sync at once.
-FATAL = (TwilioAuthError, TwilioUnreachable)
+# Failures that no other country would escape either: they stop the whole sync at once. (A job whose runner lost
+# its lease fails every write from then on, as does a database that stopped answering.)
+FATAL = (TwilioAuthError, TwilioUnreachable, DatabaseError, JobEndedError)
 
 ProgressCallback = Callable[["SyncResult"], Any]
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import inspect
 import os
@@ -164,6 +165,18 @@ def keep_countries(app, codes: Collection[str]) -> None:
     for country in list(app.catalogue.countries):
         if country["country_code"] not in codes:
             app.catalogue.remove_country(country["country_code"])
+
+
+@contextlib.contextmanager
+def running_worker(settings, engine=None, **options) -> Iterator[Any]:
+    """A job worker on a thread of this process (polling often, so tests wait little); stopped on exit."""
+    from numbersearch.worker import WorkerThread
+
+    thread = WorkerThread(settings, engine, **({"poll_interval": 0.02} | options)).start()
+    try:
+        yield thread.worker
+    finally:
+        thread.stop()
 
 
 async def poll(check: Callable[[], Any], within: float = 10.0, interval: float = 0.02) -> Any:

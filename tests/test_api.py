@@ -3,22 +3,25 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import socket
 import time
 import uuid
 from collections.abc import AsyncIterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from conftest import make_settings, small_sandbox_options
+from conftest import make_settings, poll, running_worker, small_sandbox_options
 from litestar import get
 from litestar.testing import AsyncTestClient
 
-from numbersearch import errors
+from numbersearch import errors, jobs
 from numbersearch.api import create_app, status_for
 from numbersearch.models import SyncJob, utcnow
+from numbersearch.resources import RESOURCES
 
 API_TOKEN = "api-SECRET-token-7d2e"
 SMALL_COUNTRIES = ("US", "CA", "GB", "DE", "FR", "CY", "SM")
@@ -50,9 +53,10 @@ async def client(settings, engine) -> AsyncIterator[AsyncTestClient]:
 
 @pytest.fixture
 async def live(live_settings, engine) -> AsyncIterator[AsyncTestClient]:
-    """A client whose syncs reach the loopback sandbox."""
-    async with AsyncTestClient(create_app(live_settings, engine)) as client:
-        yield client
+    """A client whose syncs reach the loopback sandbox, run by a worker (the API itself never runs one)."""
+    with running_worker(live_settings, engine):
+        async with AsyncTestClient(create_app(live_settings, engine)) as client:
+            yield client
 
 
 async def poll_job(client: AsyncTestClient, job_id: str, until: tuple[str, ...] = ("completed", "failed")) -> dict:
@@ -357,6 +361,7 @@ async def test_startup_marks_stale_jobs_failed(live_settings, engine) -> None:
     stale = insert_job(engine, "in_progress", heartbeat_age=3600)
     fresh = insert_job(engine, "in_progress", heartbeat_age=0, sync_type="number_types")
     async with AsyncTestClient(create_app(live_settings, engine)) as client:
+        assert jobs.get_job(stale, engine=engine, settings=live_settings)["status"] == "failed"  # marked at startup
         assert (await client.get(f"/api/v1/sync/{fresh}")).json()["status"] == "in_progress"
         job = (await client.get(f"/api/v1/sync/{stale}")).json()
         assert job["status"] == "failed" and "runner" in job["error"]
@@ -364,17 +369,88 @@ async def test_startup_marks_stale_jobs_failed(live_settings, engine) -> None:
         assert_error(await client.post("/api/v1/sync"), 409, fresh)
         response = await client.post("/api/v1/sync/regulations")
         assert response.status_code == 202, response.text
-        assert (await poll_job(client, response.json()["job_id"]))["status"] == "completed"
+        with running_worker(live_settings, engine):
+            assert (await poll_job(client, response.json()["job_id"]))["status"] == "completed"
 
 
-async def test_shutdown_marks_running_jobs_failed(live_settings, engine, sandbox_server) -> None:
+async def test_the_api_only_queues_and_a_stopped_worker_ends_its_job(live_settings, engine, sandbox_server) -> None:
     sandbox_server.app.options.latency_ms = 200
     async with AsyncTestClient(create_app(live_settings, engine)) as client:
         job_id = (await client.post("/api/v1/sync/regulations")).json()["job_id"]
-        await poll_job(client, job_id, until=("in_progress",))
+        queued = (await client.get(f"/api/v1/sync/{job_id}")).json()
+        assert (queued["status"], queued["waiting_for_worker"], queued["runner"]) == ("pending", True, None)
     async with AsyncTestClient(create_app(live_settings, engine)) as client:
+        # Stopping the API stopped nothing: the job waits for a worker.
+        assert (await client.get(f"/api/v1/sync/{job_id}")).json()["status"] == "pending"
+        with running_worker(live_settings, engine):
+            running = await poll_job(client, job_id, until=("in_progress",))
+            assert running["runner"] == f"{socket.gethostname()}:{os.getpid()}" and not running["waiting_for_worker"]
+            assert running["source"] == {"api": live_settings.twilio_api_base_url, "numbers":
+                                         live_settings.twilio_numbers_base_url, "pricing": live_settings.twilio_pricing_base_url}
         job = (await client.get(f"/api/v1/sync/{job_id}")).json()
-    assert job["status"] == "failed" and job["error"] == "server stopped"
+    assert job["status"] == "failed" and job["error"] == "worker stopped"
+    assert "lease_token" not in job and "scheduled_for" not in job
+
+
+# --- cancel ---
+
+
+async def test_delete_cancels_a_running_job_and_answers_409_once_it_ended(live: AsyncTestClient, sandbox_server,
+                                                                         engine) -> None:
+    sandbox_server.app.options.latency_ms = 150  # keeps the job running while it is cancelled
+    job_id = (await live.post("/api/v1/sync/regulations")).json()["job_id"]
+    await poll_job(live, job_id, until=("in_progress",))
+    response = await live.delete(f"/api/v1/sync/{job_id}")
+    assert response.status_code == 202, response.text
+    cancelled = response.json()
+    assert (cancelled["job_id"], cancelled["status"], cancelled["error"]) == (job_id, "failed", "cancelled")
+    assert cancelled["completed_at"].endswith("Z")
+    body = assert_error(await live.delete(f"/api/v1/sync/{job_id}"), 409, "already ended", job_id)
+    assert body["status"] == 409
+    assert_error(await live.delete(f"/api/v1/sync/{uuid.uuid4()}"), 404)
+    assert_error(await live.delete("/api/v1/sync/not-a-uuid"), 400)
+    # The slot is free again, and the cancelled job stays as it was.
+    await poll(lambda: jobs.running_job_ids() == [])
+    assert (await live.get(f"/api/v1/sync/{job_id}")).json()["error"] == "cancelled"
+    assert (await live.post("/api/v1/sync/regulations")).status_code == 202
+
+
+async def test_delete_of_a_pending_job_fails_it_at_once(client: AsyncTestClient) -> None:
+    job_id = (await client.post("/api/v1/sync/regulations")).json()["job_id"]
+    response = await client.delete(f"/api/v1/sync/{job_id}")
+    assert response.status_code == 202
+    assert (response.json()["status"], response.json()["error"]) == ("failed", "cancelled")
+
+
+# --- workers ---
+
+
+async def test_health_and_workers_count_the_live_workers(client: AsyncTestClient, settings, engine) -> None:
+    assert (await client.get("/health")).json()["workers"] == 0
+    assert (await client.get("/api/v1/workers")).json() == {"workers": [], "schedule": []}
+    with running_worker(settings, engine) as worker:
+        health = await client.get("/health")
+        assert health.status_code == 200 and health.json()["workers"] == 1
+        listed = (await client.get("/api/v1/workers")).json()["workers"]
+        assert [(w["worker_id"], w["host"], w["pid"]) for w in listed] == [
+            (worker.worker_id, socket.gethostname(), os.getpid())
+        ]
+        assert listed[0]["job_id"] is None and listed[0]["heartbeat_at"].endswith("Z")
+    assert (await client.get("/health")).json()["workers"] == 0
+
+
+async def test_workers_shows_the_next_run_of_each_schedule_entry(settings, engine) -> None:
+    scheduled = settings.model_copy(update={"schedule": "regulations=0 3 * * 1; all=30 2 1 * *"})
+    async with AsyncTestClient(create_app(scheduled, engine)) as client:
+        body = (await client.get("/api/v1/workers")).json()
+    first, second = body["schedule"]
+    assert (first["resources"], first["cron"]) == (["regulations"], "0 3 * * 1")
+    assert second["resources"] == list(RESOURCES) and second["cron"] == "30 2 1 * *"
+    monday = datetime.fromisoformat(first["next_run"].replace("Z", "+00:00"))
+    assert (monday.weekday(), monday.hour, monday.minute) == (0, 3, 0) and monday > utcnow()
+    assert monday - utcnow() <= timedelta(days=7)
+    first_of_month = datetime.fromisoformat(second["next_run"].replace("Z", "+00:00"))
+    assert (first_of_month.day, first_of_month.hour, first_of_month.minute) == (1, 2, 30)
 
 
 # --- the token guard ---

@@ -119,7 +119,10 @@ def test_a_pending_job_never_started_goes_stale_from_its_creation(engine, databa
     # Starting a new job finds the stale one first, so it is not refused.
     fresh = jobs.create_job("regulations", engine=engine, settings=settings)
     failed = jobs.get_job(job["job_id"], engine=engine)
-    assert failed["status"] == "failed" and failed["error"].startswith("runner stopped responding")
+    assert failed["status"] == "failed" and failed["error"].startswith("no worker claimed it within ")
+    # Its end is its last sign of life, its creation: not the moment the rule was applied.
+    assert failed["completed_at"] == failed["created_at"]
+    assert failed["waiting_for_worker"] is False and fresh["waiting_for_worker"] is True
     assert fresh["job_id"] != job["job_id"]
 
 

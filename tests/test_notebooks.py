@@ -82,3 +82,20 @@ def test_explore_notebook_runs_offline(tmp_path):
     assert "regulations-" in text and "Requirements" in text, "the export"
     assert "completed" in text
     assert not list(tmp_path.glob("*.db")), "the walkthrough keeps its database in a temporary folder"
+    assert "ready for" in text and "+1415" in text, "a readiness and a live search example"
+    shown = [o.get("data", {}).get("text/plain", "") + o.get("text", "") for o in outputs(notebook)]
+    assert not [s for s in shown if "\\n" in s], "no literal \\n in what the walkthrough shows"
+
+
+def test_explore_notebook_uses_the_readmes_api():
+    # The README's `import numbersearch as ns` and `ns.*`, not the package's inner modules.
+    imports = [s for s in code_statements(NOTEBOOKS / "explore.ipynb") if isinstance(s, ast.Import | ast.ImportFrom)]
+    inner = [
+        ast.unparse(s)
+        for s in imports
+        if isinstance(s, ast.ImportFrom) and (s.module or "").startswith("numbersearch")
+        and s.module not in ("numbersearch.sandbox", "numbersearch.db")
+    ]
+    assert inner == []
+    assert any(isinstance(s, ast.Import) and any(a.name == "numbersearch" and a.asname == "ns" for a in s.names)
+               for s in imports)

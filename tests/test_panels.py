@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import io
+import os
 import re
 import time
 from collections.abc import Callable
@@ -13,7 +14,7 @@ from typing import Any
 import httpx
 import openpyxl
 import pytest
-from conftest import TEST_TOKEN, keep_countries, make_settings
+from conftest import TEST_TOKEN, keep_countries, make_settings, running_worker
 from pydantic import SecretStr
 
 from numbersearch import jobs, panels
@@ -31,6 +32,7 @@ from numbersearch.models import utcnow
 from numbersearch.panels.html import format_duration, jobs_table_html, requirements_html, type_counts_html
 
 DEADLINE = 30.0
+NO_WORKER = "no worker is running: start `numbersearch worker`"
 FINISHED = ("completed", "failed")
 # Three "United …", two beta, three without toll-free numbers: every filter below has hits and misses.
 KEEP = frozenset({"US", "GB", "AE", "DE", "FR", "JP", "MX", "CY", "SM"})
@@ -141,6 +143,51 @@ async def test_jobs_started_elsewhere_show_a_live_progress_bar(settings, engine)
     panel.close()
 
 
+async def test_without_a_worker_the_kernel_runs_the_sync_and_says_so(settings, engine):
+    panel = panels.SyncPanel(settings=settings, engine=engine, refresh_seconds=0.05)
+    await wait_until(lambda: "runs in this kernel" in panel.where.value, "the worker count")
+    assert "No worker is running" in panel.where.value and "numbersearch worker" in panel.where.value
+    panel.buttons["number_types"].click()
+    job = await wait_until(lambda: finished(panel, "number_types"), "the job to finish")
+    assert job["status"] == "completed" and job["runner"].endswith(f":{os.getpid()}")
+    panel.close()
+
+
+async def test_with_a_live_worker_the_panel_hands_the_sync_to_it(settings, engine):
+    with running_worker(settings, engine) as worker:
+        panel = panels.SyncPanel(settings=settings, engine=engine, refresh_seconds=0.05)
+        await wait_until(lambda: "in a numbersearch worker (1 running)" in panel.where.value, "the live worker")
+        panel.buttons["number_types"].click()
+        job = await wait_until(lambda: finished(panel, "number_types"), "the job to finish")
+        assert job["status"] == "completed"
+        assert [o["job_id"] for o in worker.outcomes] == [job["job_id"]], "the worker ran it, not the kernel"
+        panel.close()
+
+
+async def test_a_job_left_pending_without_a_worker_says_so(settings, engine):
+    queued = await asyncio.to_thread(jobs.create_job, "regulations", engine=engine, settings=settings)
+    panel = panels.SyncPanel(settings=settings, engine=engine, refresh_seconds=0.05)
+    await wait_until(lambda: queued["job_id"][:8] in panel.jobs_html.value, "the queued job")
+    assert "no worker is running: start `numbersearch worker`" in panel.jobs_html.value
+    with running_worker(settings, engine):
+        await wait_until(lambda: "no worker is running" not in panel.jobs_html.value, "the worker to take it")
+    panel.close()
+
+
+async def test_the_cancel_button_stops_a_running_job(settings, engine, sandbox):
+    sandbox.options.latency_ms = 300  # a sync still running when the button is clicked
+    panel = panels.SyncPanel(settings=settings, engine=engine, refresh_seconds=0.05)
+    panel.buttons["regulations"].click()
+    job_id = await wait_until(lambda: next(iter(panel.cancel_buttons), None), "a running job's Cancel button")
+    panel.cancel_buttons[job_id].click()
+    ended = await wait_until(lambda: finished(panel, "regulations"), "the cancelled job")
+    assert (ended["job_id"], ended["status"], ended["error"]) == (job_id, "failed", "cancelled")
+    assert f"Cancelled the regulations sync (job {job_id})" in panel.message.value
+    await wait_until(lambda: not panel.cancel_buttons, "the Cancel button to go")
+    assert await panel.cancel_job(job_id) is None and "already ended" in panel.message.value
+    panel.close()
+
+
 async def test_progress_bar_shows_countries_processed_of_total(settings, engine):
     panel = panels.SyncPanel(settings=settings, engine=engine, autostart=False)
     job = {"job_id": "j1", "sync_type": "regulations", "status": "in_progress"}
@@ -187,14 +234,17 @@ async def test_api_mode_starts_and_lists_jobs_through_the_api(settings, engine):
     assert runner.base_url == "http://api.test"
     panel = panels.SyncPanel(settings=api_settings, runner=runner, refresh_seconds=0.05)
     assert "numbersearch API at http://api.test" in panel.children[1].value
+    await wait_until(lambda: NO_WORKER in panel.where.value, "the API's workers counted: none")
 
-    panel.buttons["number_types"].click()
-
-    job = await wait_until(lambda: finished(panel, "number_types"), "the API job to finish")
+    with running_worker(settings, engine) as worker:
+        await wait_until(lambda: NO_WORKER not in panel.where.value, "the API's worker counted")
+        panel.buttons["number_types"].click()
+        job = await wait_until(lambda: finished(panel, "number_types"), "the API job to finish")
     assert job["status"] == "completed" and job["countries_total"] == len(KEEP)
     assert f"Started number types sync (job {job['job_id']})" in panel.message.value
     listed = await asyncio.to_thread(jobs.list_jobs, 10, engine=engine, settings=settings)
-    assert [j["job_id"] for j in listed] == [job["job_id"]], "the API ran it, in the shared database"
+    assert [j["job_id"] for j in listed] == [job["job_id"]], "the API queued it, in the shared database"
+    assert [o["job_id"] for o in worker.outcomes] == [job["job_id"]], "a worker ran it"
     panel.close()
 
 

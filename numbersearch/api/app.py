@@ -1,4 +1,4 @@
-"""The app itself: the token guard, the lifespan that runs sync jobs, the OpenAPI page, and `create_app()`."""
+"""The app itself: the token guard, the lifespan (stale jobs at startup), the OpenAPI page, and `create_app()`."""
 
 from __future__ import annotations
 
@@ -25,12 +25,13 @@ from .. import jobs
 from ..config import Settings, get_settings
 from ..errors import DatabaseError
 from ..shared import package_version
-from .context import ApiContext, JobRunner, provide_context
+from .context import ApiContext, provide_context
 from .docs import docs_routes, swagger_plugin
 from .errors import EXCEPTION_HANDLERS
 from .params import strict_query
 from .routes import api_routes, health
 from .shapes import API_PREFIX, EXAMPLE_ACCEPTED, EXAMPLE_FAILED_JOB, EXAMPLE_JOB
+from .stopping import answer_when_stopped
 
 log = logging.getLogger(__name__)
 
@@ -76,16 +77,10 @@ def mark_stale_at_startup(ctx: ApiContext) -> None:
 
 @asynccontextmanager
 async def lifespan(app: Litestar) -> AsyncIterator[None]:
+    # Jobs run in workers, never here: the API only queues and reads them, so stopping it stops no sync.
     ctx: ApiContext = app.state.numbersearch
     await anyio.to_thread.run_sync(mark_stale_at_startup, ctx)
-    ctx.runner = JobRunner()
-    ctx.runner.start()
-    try:
-        yield
-    finally:
-        # Jobs run inside this process: stopping the server stops them, and they must say so.
-        runner, ctx.runner = ctx.runner, None
-        await runner.close(reason="server stopped")
+    yield
 
 
 # --- OpenAPI ---
@@ -145,7 +140,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         dependencies={"ctx": Provide(provide_context, sync_to_thread=False)},
         state=State({"numbersearch": ApiContext(settings, engine)}),
         exception_handlers=EXCEPTION_HANDLERS,
-        middleware=[strict_query],
+        middleware=[answer_when_stopped, strict_query],
         lifespan=[lifespan],
         openapi_config=openapi_config(),
         logging_config=None,

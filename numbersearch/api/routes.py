@@ -6,7 +6,7 @@ import logging
 from typing import Any
 
 import anyio
-from litestar import Response, get, post
+from litestar import Response, delete, get, post
 from litestar.datastructures import ResponseHeader
 from litestar.openapi import ResponseSpec
 from litestar.openapi.spec import Example
@@ -36,6 +36,7 @@ from .shapes import (
     RegulationList,
     SyncAccepted,
 )
+from .workers import live_workers, worker_routes
 
 log = logging.getLogger(__name__)
 
@@ -65,12 +66,14 @@ _SYNC_RESPONSES = error_responses(502) | {
 }
 
 
+def queue_sync(ctx: ApiContext, sync_type: str) -> dict[str, Any]:
+    return jobs.enqueue_sync(sync_type, settings=ctx.settings, engine=ctx.engine())
+
+
 async def accept_sync(ctx: ApiContext, resource: str) -> Response[SyncAccepted]:
-    """Start a sync as a task of this process and answer 202 at once with where to poll it."""
+    """Queue a sync for a worker (the API never runs one) and answer 202 at once with where to poll it."""
     sync_type = resolve_resource(resource).name  # an unknown resource is refused before the database is asked
-    engine = await anyio.to_thread.run_sync(ctx.engine)
-    start = jobs.start_sync(sync_type, settings=ctx.settings, engine=engine)
-    job = await (ctx.runner.call(start) if ctx.runner is not None else start)
+    job = await anyio.to_thread.run_sync(queue_sync, ctx, sync_type)
     job_id = job["job_id"]
     return Response(
         {"job_id": job_id, "status": "accepted"},
@@ -84,7 +87,7 @@ _SYNC_ROUTE: dict[str, Any] = {
     "status_code": 202,
     "tags": ["sync"],
     "response_headers": _SYNC_RESPONSE_HEADERS,
-    "response_description": "The sync was accepted and runs in the server",
+    "response_description": "The sync was queued: a worker runs it",
     "responses": _SYNC_RESPONSES,
 }
 
@@ -138,6 +141,24 @@ def get_sync_job(
     job_id: str = Parameter(description="The job's UUID", schema_extra={"format": "uuid"}),
 ) -> JobPublic:
     return jobs.read_job(job_id, engine=ctx.engine(), settings=ctx.settings)
+
+
+@delete(
+    "/sync/{job_id:str}",
+    status_code=202,
+    sync_to_thread=True,
+    summary="Cancel a sync job",
+    description="A pending job fails at once; a running one's runner stops at its next beat. Either ends `failed` "
+    "with `cancelled`, keeping every country it finished. 409 when the job has already ended.",
+    tags=["sync"],
+    response_description="The cancelled job",
+    responses=error_responses(404, 409),
+)
+def cancel_sync_job(
+    ctx: Context,
+    job_id: str = Parameter(description="The job's UUID", schema_extra={"format": "uuid"}),
+) -> JobPublic:
+    return jobs.job_model(jobs.cancel_job(job_id, engine=ctx.engine(), settings=ctx.settings))
 
 
 # --- query and export ---
@@ -299,6 +320,8 @@ def api_routes() -> list[ControllerRouterHandler]:
         start_resource_sync,
         list_sync_jobs,
         get_sync_job,
+        cancel_sync_job,
+        *worker_routes(),
         list_countries,
         get_country,
         list_regulations,
@@ -312,8 +335,8 @@ def api_routes() -> list[ControllerRouterHandler]:
 # --- health (outside /api/v1 and the token guard) ---
 
 
-def check_database(ctx: ApiContext) -> tuple[str, str]:
-    """("ok" | "unavailable", "ok" | "behind" | "ahead" | "unknown"); the reasons go to the log, never out."""
+def check_database(ctx: ApiContext) -> tuple[str, str, int]:
+    """("ok" | "unavailable", "ok" | "behind" | "ahead" | "unknown", live workers); reasons go to the log only."""
     try:
         status = read_status(ctx.engine())
     except SchemaError:
@@ -321,21 +344,22 @@ def check_database(ctx: ApiContext) -> tuple[str, str]:
         status = read_status(open_unprepared(ctx.settings.database_url))
     except DatabaseError as exc:
         log.warning("health check: %s", exc)
-        return "unavailable", "unknown"
+        return "unavailable", "unknown", 0
     if status.state != "ok":
         log.warning("health check: %s", status.describe())
-    return "ok", status.state
+        return "ok", status.state, 0
+    return "ok", status.state, live_workers(ctx)
 
 
 @get("/health", summary="Is the database reachable and its schema current?", tags=["health"],
      responses={503: ResponseSpec(data_container=Health, description="The database or its schema is not ok")})
 async def health(ctx: Context) -> Response[Health]:
-    database, schema = "unavailable", "unknown"
+    database, schema, workers = "unavailable", "unknown", 0
     # A worker thread with a deadline: a database that hangs must not hang the check, nor the event loop.
     with anyio.move_on_after(HEALTH_TIMEOUT) as scope:
-        database, schema = await anyio.to_thread.run_sync(check_database, ctx, abandon_on_cancel=True)
+        database, schema, workers = await anyio.to_thread.run_sync(check_database, ctx, abandon_on_cancel=True)
     if scope.cancelled_caught:
         log.warning("health check: the database did not answer within %g s", HEALTH_TIMEOUT)
     ok = database == "ok" and schema == "ok"
-    body = {"status": "ok" if ok else "error", "database": database, "schema": schema, "workers": 0}
+    body = {"status": "ok" if ok else "error", "database": database, "schema": schema, "workers": workers}
     return Response(body, status_code=200 if ok else 503)  # type: ignore[arg-type]

@@ -88,12 +88,14 @@ def _tabulate_job(job: dict[str, Any]) -> Any:
 @main.command("job")
 @click.argument("job_id")
 @click.option("--json", "as_json", is_flag=True, help="Print the job as JSON.")
+@click.option("--cancel", is_flag=True, help="Cancel it: it ends failed, \"cancelled\" (exit 1 when it already ended).")
 @DATABASE_URL_OPTION
-def job_command(job_id: str, as_json: bool, database_url: str | None) -> None:
-    """Show one sync job."""
-    from ..jobs import get_job
+def job_command(job_id: str, as_json: bool, cancel: bool, database_url: str | None) -> None:
+    """Show one sync job, or cancel it."""
+    from ..jobs import cancel_job, get_job
 
-    job = read_database(database_url, lambda job_id, **db: get_job(find_job_id(job_id, **db), **db), job_id=job_id)
+    read = cancel_job if cancel else get_job
+    job = read_database(database_url, lambda job_id, **db: read(find_job_id(job_id, **db), **db), job_id=job_id)
     if print_plainly(job, as_json):
         return
     table_console().print(_tabulate_job(job))

@@ -172,6 +172,24 @@ def _announce_sandbox(app: SandboxApp, url: str, sid: str, token: str, configure
     out.print(f'Try: curl -u "{sid}:{token_shown}" {url}/2010-04-01/Accounts/{sid}/AvailablePhoneNumbers.json')
 
 
+def _start_dashboard_worker() -> None:
+    """A job worker beside the dashboard, so a sync goes on when its tab (and kernel) closes.
+
+    It watches this process, which becomes Voila: when Voila ends, so does the worker.
+    """
+    import os
+    from pathlib import Path
+
+    from ..config import get_settings
+    from ..schedule import parse_schedule
+    from .voila import dashboard_environment
+    from .workers import start_job_worker
+
+    settings = get_settings()
+    parse_schedule(settings.schedule)
+    start_job_worker("server stopped", dashboard_environment(settings, os.environ, Path.cwd()))
+
+
 def is_loopback(host: str) -> bool:
     import ipaddress
 
@@ -186,18 +204,22 @@ def is_loopback(host: str) -> bool:
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Interface to bind (0.0.0.0 for all).")
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535), help="TCP port.")
-def serve(host: str, port: int) -> None:
-    """Serve the HTTP API (OpenAPI at /schema); syncs started over HTTP run inside this process."""
-    import gc
+@click.option(
+    "--workers", "http_workers", default=1, show_default=True, type=click.IntRange(1, 64),
+    help="HTTP worker processes (not job workers).",
+)
+@click.option("--no-worker", is_flag=True, help="Start no job worker beside the API (run `numbersearch worker`).")
+def serve(host: str, port: int, http_workers: int, no_worker: bool) -> None:
+    """Serve the HTTP API (OpenAPI at /schema), with a job worker beside it that runs the syncs it queues."""
     import logging
 
     from ..extras import require_extra
 
     require_extra("api")
-    import uvicorn
-
-    from ..api import create_app
     from ..config import get_settings
+    from ..schedule import parse_schedule
+    from .serving import run_api
+    from .workers import signal_job_worker, start_job_worker, stop_job_worker
 
     settings = get_settings()
     if not is_loopback(host) and settings.api_token is None:
@@ -209,14 +231,16 @@ def serve(host: str, port: int) -> None:
     # Our own INFO lines (jobs created, finished); other libraries only from WARNING (httpx would log every call).
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s:     %(name)s: %(message)s")
     logging.getLogger("numbersearch").setLevel(logging.INFO)
-    app = create_app(settings)
-    # Everything imported so far lives as long as the process: keeping it out of the collector's scans
-    # spares every request the long full collections a sync's many allocations would trigger.
-    gc.freeze()
-    # Syncs run in their own thread; a 1 ms switch interval (not 5) lets requests take the GIL back sooner.
-    sys.setswitchinterval(0.001)
-    # Graceful: on SIGTERM/SIGINT uvicorn stops accepting, then the app's lifespan marks running jobs failed.
-    uvicorn.run(app, host=host, port=port, timeout_graceful_shutdown=10, log_level="info")
+    if not no_worker:
+        parse_schedule(settings.schedule)  # the worker would refuse a bad schedule: refuse it here, in one line
+    # The syncs run in a process of their own: a sync's CPU work never holds up a request.
+    job_worker = None if no_worker else start_job_worker("server stopped")
+    try:
+        # On SIGTERM the worker hears at once (its jobs end "server stopped"); requests get a short grace.
+        code = run_api(settings, host, port, http_workers, on_stop=lambda: signal_job_worker(job_worker))
+    finally:
+        stop_job_worker(job_worker)
+    sys.exit(code)
 
 
 @main.command()
@@ -224,11 +248,14 @@ def serve(host: str, port: int) -> None:
     "--host", default="127.0.0.1", show_default=True, help="Interface to bind (127.0.0.1: this machine only)."
 )
 @click.option("--port", default=8866, show_default=True, type=click.IntRange(1, 65535), help="Port to serve on.")
-def dashboard(host: str, port: int) -> None:
-    """Serve the Voila dashboard (sync management, countries, regulations, live search)."""
+@click.option("--no-worker", is_flag=True, help="Start no job worker beside it (run `numbersearch worker`).")
+def dashboard(host: str, port: int, no_worker: bool) -> None:
+    """Serve the Voila dashboard (sync management, countries, regulations, live search), with a job worker."""
     from ..extras import require_extra
     from .voila import serve_dashboard
 
     require_extra("dashboard")
+    if not no_worker:
+        _start_dashboard_worker()
     make_console(stderr=True).print(f"Dashboard at http://{host}:{port}/ (Ctrl+C to stop)")
     sys.exit(serve_dashboard(host, port))

@@ -13,7 +13,7 @@ from sqlalchemy.engine import Engine
 
 from .. import jobs
 from ..config import Settings
-from ..errors import ConfigError, JobConflictError, NumbersearchError
+from ..errors import ConfigError, JobConflictError, JobEndedError, NumbersearchError
 from ..models import ACTIVE_STATUSES
 from ..resources import RESOURCES, resolve_resource
 from .base import Panel, loop_running, open_engine, panel_message
@@ -22,30 +22,48 @@ from .html import esc, jobs_table_html, message_html, sync_label
 log = logging.getLogger(__name__)
 
 FINISHED = ("completed", "failed")
+NO_WORKER = "no worker is running: start `numbersearch worker`"
 
 
 class JobBackend(Protocol):
-    """Where the Sync panel starts and reads jobs."""
+    """Where the Sync panel starts, reads and cancels jobs, and how many workers would run them."""
 
-    def describe(self) -> str: ...
+    def describe(self, workers: int | None = None) -> str: ...
 
     async def start(self, sync_type: str) -> dict[str, Any]: ...
 
     async def recent(self, limit: int) -> list[dict[str, Any]]: ...
 
+    async def cancel(self, job_id: str) -> dict[str, Any]: ...
+
+    async def workers(self) -> int: ...
+
 
 class KernelJobs:
-    """Runs jobs as asyncio tasks on this kernel's event loop (the default)."""
+    """Hands jobs to a live worker through the database, or runs them on this kernel's event loop when none is
+    alive (a plain notebook, as in 0.1). The default."""
 
     def __init__(self, settings: Settings, engine: Engine | None = None) -> None:
         self.settings = settings
         self.engine = engine
 
-    def describe(self) -> str:
+    def describe(self, workers: int | None = None) -> str:
+        if workers:
+            return f"Syncs run in a numbersearch worker ({workers} running): they go on when this page closes."
         return (
-            "Jobs run in this kernel: keep this page open until they finish "
-            "(set NUMBERSEARCH_API_URL to hand them to the API server instead)."
+            "No worker is running, so a sync started here runs in this kernel: keep this page open until it "
+            "finishes (start `numbersearch worker` to hand syncs to a worker)."
         )
+
+    async def cancel(self, job_id: str) -> dict[str, Any]:
+        self.engine = await open_engine(self.engine, self.settings)
+        return await asyncio.to_thread(jobs.cancel_job, job_id, engine=self.engine, settings=self.settings)
+
+    async def workers(self) -> int:
+        from ..worker import live_worker_count
+
+        self.engine = await open_engine(self.engine, self.settings)
+        return await asyncio.to_thread(live_worker_count, self.engine, self.settings)
 
     async def start(self, sync_type: str) -> dict[str, Any]:
         self.engine = await open_engine(self.engine, self.settings)
@@ -74,8 +92,9 @@ class ApiJobs:
         self._token = settings.api_token
         self._transport = transport
 
-    def describe(self) -> str:
-        return f"Jobs run in the numbersearch API at {self.base_url}; they go on when this page closes."
+    def describe(self, workers: int | None = None) -> str:
+        text = f"Syncs run in the workers of the numbersearch API at {self.base_url}; they go on when this page closes."
+        return f"{text} But {NO_WORKER}." if workers == 0 else text
 
     async def _request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         headers = {"Authorization": f"Bearer {self._token.get_secret_value()}"} if self._token else {}
@@ -115,6 +134,15 @@ class ApiJobs:
         body = self._check(await self._request("GET", "/api/v1/sync", params={"limit": limit}))
         return list(body.get("jobs") or [])
 
+    async def cancel(self, job_id: str) -> dict[str, Any]:
+        response = await self._request("DELETE", f"/api/v1/sync/{job_id}")
+        if response.status_code == 409:
+            raise JobEndedError(job_id, "ended", str((_json_object(response) or {}).get("error") or "already ended"))
+        return self._check(response)
+
+    async def workers(self) -> int:
+        return len(self._check(await self._request("GET", "/api/v1/workers")).get("workers") or [])
+
 
 def make_job_backend(settings: Settings, engine: Engine | None = None) -> JobBackend:
     """The API runner when NUMBERSEARCH_API_URL is set, else jobs in this kernel."""
@@ -150,6 +178,9 @@ class SyncPanel(Panel):
         for kind, button in self.buttons.items():
             button.on_click(lambda _b, kind=kind: self.spawn(self.start_job(kind)))
         self.progress = widgets.VBox()
+        self.where = widgets.HTML(f'<div class="ns-muted">{esc(self.runner.describe())}</div>')
+        self.cancel_buttons: dict[str, widgets.Button] = {}
+        self.live_workers: int | None = None
         self.jobs_html = widgets.HTML('<div class="ns-muted">Loading jobs…</div>')
         self.jobs: list[dict[str, Any]] = []
         self._bars: dict[str, tuple[widgets.HBox, widgets.IntProgress, widgets.HTML]] = {}
@@ -162,7 +193,7 @@ class SyncPanel(Panel):
         self.lay_out(
             "Sync Management",
             [
-                widgets.HTML(f'<div class="ns-muted">{esc(self.runner.describe())}</div>'),
+                self.where,
                 widgets.HBox(list(self.buttons.values())),
             ],
             [self.progress, widgets.HTML("<b>Recent jobs</b>"), self.jobs_html],
@@ -224,26 +255,53 @@ class SyncPanel(Panel):
         await self.refresh()
         return job
 
+    async def cancel_job(self, job_id: str) -> dict[str, Any] | None:
+        """What a Cancel button does: the job ends failed "cancelled"; every country it finished is kept."""
+        try:
+            job = await self.runner.cancel(job_id)
+        except JobEndedError:
+            self.message.value = message_html(f"Job {job_id[:8]} had already ended: nothing to cancel.", "warning")
+            return None
+        what = sync_label(job.get("sync_type")).lower()
+        self.message.value = message_html(f"Cancelled the {what} sync (job {job_id}); the countries it finished stay.")
+        await self.refresh()
+        return job
+
     async def refresh(self) -> list[dict[str, Any]]:
-        """Read the recent jobs once and update the progress bars and the table."""
+        """Read the recent jobs and the live workers once, and update the progress bars and the table."""
         async with self._refresh_lock:
             job_list = await self.runner.recent(self.limit)
+            self._show_workers(await self.runner.workers())
             self.jobs = job_list
             self._render_progress([j for j in job_list if j.get("status") in ACTIVE_STATUSES])
-            self.jobs_html.value = jobs_table_html(job_list)
+            self.jobs_html.value = jobs_table_html([self._shown(j) for j in job_list])
             self._notify_finished(job_list)
             return job_list
+
+    def _show_workers(self, count: int) -> None:
+        if count != self.live_workers:
+            self.live_workers = count
+            self.where.value = f'<div class="ns-muted">{esc(self.runner.describe(count))}</div>'
+
+    def _shown(self, job: dict[str, Any]) -> dict[str, Any]:
+        """A job as the table shows it: one left pending while no worker runs says so."""
+        waiting = job.get("status") == "pending" and str(job.get("job_id")) not in jobs.running_job_ids()
+        return job | {"error": NO_WORKER} if waiting and not self.live_workers else job
 
     def _render_progress(self, running: list[dict[str, Any]]) -> None:
         """One bar per running job, kept across refreshes so that it moves instead of being redrawn."""
         for job_id in set(self._bars) - {str(j["job_id"]) for j in running}:
             self._bars.pop(job_id)[0].close()
+            self.cancel_buttons.pop(job_id).close()
         for job in running:
             job_id = str(job["job_id"])
             if job_id not in self._bars:
                 bar = widgets.IntProgress(min=0, max=1, value=0, layout=widgets.Layout(width="320px"))
                 label = widgets.HTML()
-                self._bars[job_id] = (widgets.HBox([label, bar]), bar, label)
+                cancel = widgets.Button(description="Cancel", icon="stop", tooltip=f"Cancel job {job_id}")
+                cancel.on_click(lambda _b, job_id=job_id: self.spawn(self.cancel_job(job_id)))
+                self.cancel_buttons[job_id] = cancel
+                self._bars[job_id] = (widgets.HBox([label, bar, cancel]), bar, label)
             _box, bar, label = self._bars[job_id]
             total = int(job.get("countries_total") or 0)
             done = int(job.get("countries_processed") or 0)
