@@ -145,7 +145,7 @@ def _end_user_sentence(record: Record, regulation: str) -> str:
         if kind == "removed":
             return f"{regulation}: {name} information is no longer asked for."
     if kind == "added":
-        description = _label(after, "description")
+        description = _label(after, "description").rstrip(". ")
         return f"{regulation}: a business must now also give {name}" + (f" ({description})." if description else ".")
     if kind == "removed":
         return f"{regulation}: {name} is no longer asked for."
@@ -158,7 +158,7 @@ def _document_sentence(record: Record, regulation: str, names: Names) -> str:
     name = _label(value, "name", "requirement_name") or str(record.get("item"))
     if kind == "added":
         accepted = _listing(_label(d, "name", "type") for d in (after or {}).get("accepted_documents") or [])
-        description = _label(after, "description")
+        description = _label(after, "description").rstrip(". ")
         text = f"{regulation}: a business must now also provide {name}"
         text += f" ({description})" if description else ""
         return text + (f"; accepted: {accepted}." if accepted else ".")

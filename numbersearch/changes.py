@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import json
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -12,6 +11,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
+import msgspec
 import sqlalchemy as sa
 
 from .models import isoformat_z
@@ -67,11 +67,20 @@ def address_columns(table: sa.Table) -> list[str]:
     return [c.name for c in table.columns if c.name in ADDRESS_COLUMNS]
 
 
+_PLAIN = (str, int, float, bool, type(None))
+
+
 def jsonable(value: Any) -> Any:
     """A value as change records and hashes hold it: exact decimals as plain strings, times as ISO with `Z`."""
+    kind = type(value)
+    if kind in _PLAIN:
+        return value
+    if kind is dict:  # exact types first: this walks every requirement of every changed row
+        return {k if type(k) is str else str(k): jsonable(v) for k, v in value.items()}
+    if kind is list or kind is tuple:
+        return [jsonable(v) for v in value]
     if isinstance(value, Decimal):
-        # normalize() drops trailing zeros, so 1.1500 (PostgreSQL NUMERIC) and "1.15" (Twilio) are one price.
-        return format(value.normalize(), "f") if value == value else str(value)
+        return format(value, "f") if value.is_finite() else str(value)  # "1.00" as Twilio wrote it
     if isinstance(value, datetime):
         return isoformat_z(value)
     if isinstance(value, date):
@@ -83,15 +92,25 @@ def jsonable(value: Any) -> Any:
     return value
 
 
+def _canonical_decimal(value: Decimal) -> str:
+    # normalize() drops trailing zeros, so 1.1500 (PostgreSQL NUMERIC) and "1.15" (Twilio) hash as one price.
+    return format(value.normalize(), "f") if value.is_finite() else str(value)
+
+
 @functools.cache
-def _normalizers(table: sa.Table) -> tuple[tuple[str, Callable[[Any], Any]], ...]:
-    """Per content column, how its value is made comparable (a decimal column may be handed a string)."""
+def _normalizers(table: sa.Table, canonical: bool = True) -> tuple[tuple[str, Callable[[Any], Any]], ...]:
+    """Per content column, how its value is made comparable: a decimal column may be handed a string, a boolean
+    one an integer (SQLite); other values pass as they are (nested JSON is canonicalised by the encoder).
+    Not `canonical`: as records show it, decimals keep their written scale and every value is plain JSON."""
 
     def plain(value: Any) -> Any:
-        return jsonable(value)
+        return value if canonical else jsonable(value)
 
     def decimal(value: Any) -> Any:
-        return None if value is None else jsonable(Decimal(str(value)))
+        if value is None:
+            return None
+        number = Decimal(str(value))
+        return _canonical_decimal(number) if canonical else jsonable(number)
 
     def boolean(value: Any) -> Any:
         return None if value is None else bool(value)
@@ -109,22 +128,29 @@ def _normalizers(table: sa.Table) -> tuple[tuple[str, Callable[[Any], Any]], ...
     return tuple(found)
 
 
-def content_of(table: sa.Table, row: Mapping[str, Any]) -> Row:
-    """The row's content columns, comparable (what the hash covers, and what differs and records see)."""
+def _comparable(table: sa.Table, row: Mapping[str, Any]) -> Row:
     return {name: normalize(row.get(name)) for name, normalize in _normalizers(table)}
+
+
+def content_of(table: sa.Table, row: Mapping[str, Any]) -> Row:
+    """The row's content columns as plain JSON values (what the hash covers, and what differs and records see)."""
+    return {name: normalize(row.get(name)) for name, normalize in _normalizers(table, False)}
+
+
+# Canonical JSON (sorted keys, no spaces, UTF-8) in one C pass: it runs for every row of every sync.
+_CANONICAL = msgspec.json.Encoder(order="sorted", decimal_format="string")
 
 
 def content_hash(table: sa.Table, row: Mapping[str, Any]) -> str:
     """SHA-256 of the row's content as canonical JSON (sorted keys): equal content, equal hash, on any dialect."""
-    text = json.dumps(content_of(table, row), sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
-    return hashlib.sha256(text.encode()).hexdigest()
+    return hashlib.sha256(_CANONICAL.encode(_comparable(table, row))).hexdigest()
 
 
 def with_hash(table: sa.Table, rows: Iterable[Mapping[str, Any]]) -> list[Row]:
     """The rows with their `content_hash` (when the table keeps one)."""
     if HASH_COLUMN not in table.c:
         return [dict(row) for row in rows]
-    return [dict(row) | {HASH_COLUMN: content_hash(table, row)} for row in rows]
+    return [{**row, HASH_COLUMN: content_hash(table, row)} for row in rows]
 
 
 # --- differs: old and new content → what changed ---

@@ -151,7 +151,7 @@ def is_empty(engine: Engine, table: sa.Table) -> bool:
 
 def _same_hash(table: sa.Table, old: Mapping[str, Any], new: Mapping[str, Any]) -> bool:
     stored = old.get(HASH_COLUMN) if HASH_COLUMN in table.c else content_hash(table, old)
-    return stored is not None and stored == new.get(HASH_COLUMN, content_hash(table, new))
+    return stored is not None and stored == (new.get(HASH_COLUMN) or content_hash(table, new))
 
 
 def _write_compared(
@@ -216,10 +216,12 @@ def _write_compared(
     removed = 0
     for batch in _batches(gone):
         removed += conn.execute(sa.delete(table).where(_key_of(table, key).in_(list(batch)))).rowcount or 0
-    if tracking is not None:
+    if tracking is not None and initial:
+        _record(conn, tracking, [], {INITIAL_LOAD: len(rows)})
+    elif tracking is not None:
         records += [r for row in fresh for r in record_rows(tracking, now, "added", None, content_of(table, row))]
         records += [r for k in gone for r in record_rows(tracking, now, "removed", content_of(table, olds[k]), None)]
-        _record(conn, tracking, records, {INITIAL_LOAD: len(rows)} if initial else None)
+        _record(conn, tracking, records, None)
     return len(rows), removed
 
 

@@ -15,6 +15,7 @@ from numbersearch.changes import content_hash, diff_columns, diff_requirements
 from numbersearch.db import make_engine
 from numbersearch.jobs import run_sync
 from numbersearch.models import CHANGES, COUNTRIES, REGULATIONS
+from numbersearch.resources import sync_order
 from numbersearch.sandbox import SandboxOptions, apply_mutations
 
 # The countries the scripted mutation touches (sandbox/mutate.py), and two it leaves alone (US, JP).
@@ -31,6 +32,11 @@ def sandbox_options() -> SandboxOptions:
 @pytest.fixture
 def settings(sandbox_server, database_url: str):
     return make_settings(sandbox_server.base_url, database_url=database_url)
+
+
+async def sync_every(settings, engine) -> list[dict[str, Any]]:
+    """`sync all`: number types, regulations, prices, document types."""
+    return [await run_sync(resource.name, settings=settings, engine=engine) for resource in sync_order()]
 
 
 async def sync_both(settings, engine) -> list[dict[str, Any]]:
@@ -156,17 +162,19 @@ async def test_two_syncs_around_the_scripted_mutation_record_exactly_its_changes
 ) -> None:
     app = sandbox_server.app
     keep_countries(app, KEEP)
-    first = await sync_both(settings, engine)
+    first = await sync_every(settings, engine)
+    assert [job["sync_type"] for job in first] == ["number_types", "regulations", "prices", "document_types"]
     stored = rows_by_key(engine, REGULATIONS, "sid")
     # An initial load records no rows, only how many it loaded.
-    assert [job["changes"] for job in first] == [{"initial_load": len(KEEP)}, {"initial_load": len(stored)}]
+    assert [job["changes"] for job in first[:2]] == [{"initial_load": len(KEEP)}, {"initial_load": len(stored)}]
+    assert all(list(job["changes"]) == ["initial_load"] and job["changes"]["initial_load"] > 0 for job in first)
     assert records(engine) == []
 
     mutated, _ = apply_mutations(app.catalogue)
     app.replace_catalogue(mutated)
     countries_before, regulations_before = rows_by_key(engine, COUNTRIES, "country_code"), stored
-    second = await sync_both(settings, engine)
-    assert [job["status"] for job in second] == ["completed", "completed"]
+    second = await sync_every(settings, engine)
+    assert [job["status"] for job in second] == ["completed"] * 4
 
     # By hand, from sandbox/mutate.py: Peru leaves (with its one business regulation), Kosovo joins (its two
     # business regulations, served all along, are now synced), Denmark gains mobile (and a mobile regulation),
@@ -211,12 +219,28 @@ async def test_two_syncs_around_the_scripted_mutation_record_exactly_its_changes
             "tax_identification_number",
         ),
     }
+    # The United Kingdom's local numbers cost 0.25 more, base and current price alike; Bank Statement is a new
+    # supporting document type, and the business end-user type lists the tax number Australia now asks for.
+    expected_prices = {
+        ("prices", "GB/local", "GB", "changed", "base_price", None),
+        ("prices", "GB/local", "GB", "changed", "current_price", None),
+    }
+    expected_document_types = {
+        ("supporting_document_types", "bank_statement", None, "added", None, None),
+        ("end_user_types", "business", None, "changed", "fields", "tax_identification_number"),
+    }
     assert summary(records(engine, second[0]["job_id"])) == expected_countries
     assert summary(records(engine, second[1]["job_id"])) == expected_regulations
+    assert summary(records(engine, second[2]["job_id"])) == expected_prices
+    assert summary(records(engine, second[3]["job_id"])) == expected_document_types
     assert [job["changes"] for job in second] == [
         {"added": 1, "removed": 1, "changed": 3},
         {"added": 3, "removed": 1, "changed": 3},
+        {"added": 0, "removed": 0, "changed": 2},
+        {"added": 1, "removed": 0, "changed": 1},
     ]
+    price = {r["field"]: (r["before"], r["after"]) for r in records(engine, second[2]["job_id"])}
+    assert price == {"base_price": ("1.00", "1.25"), "current_price": ("1.00", "1.25")}  # exact, as strings
 
     found = {(r["key"], r["field"], r["item"]): r for r in records(engine)}
     beta = found["NL", "beta", None]
@@ -232,7 +256,7 @@ async def test_two_syncs_around_the_scripted_mutation_record_exactly_its_changes
     gone = found[sid_of(catalogue, "Peru: Local - Business"), None, None]
     assert gone["before"]["friendly_name"] == "Peru: Local - Business" and gone["after"] is None
     assert "url" not in gone["before"] and "content_hash" not in gone["before"]
-    assert {r["job_id"] for r in records(engine)} == {second[0]["job_id"], second[1]["job_id"]}
+    assert {r["job_id"] for r in records(engine)} == {job["job_id"] for job in second}
 
     # last_updated moves only where Twilio's content changed; every row seen again gets its synced_at.
     countries_after, regulations_after = rows_by_key(engine, COUNTRIES, "country_code"), rows_by_key(
@@ -251,8 +275,8 @@ async def test_two_syncs_around_the_scripted_mutation_record_exactly_its_changes
             assert row["synced_at"] > regulations_before[sid]["synced_at"]
 
     # The same catalogue again: nothing is recorded, and the counts say so.
-    third = await sync_both(settings, engine)
-    assert [job["changes"] for job in third] == [{"added": 0, "removed": 0, "changed": 0}] * 2
+    third = await sync_every(settings, engine)
+    assert [job["changes"] for job in third] == [{"added": 0, "removed": 0, "changed": 0}] * 4
     assert all(records(engine, job["job_id"]) == [] for job in third)
     assert rows_by_key(engine, REGULATIONS, "sid").keys() == regulations_after.keys()
 

@@ -9,9 +9,9 @@ Create Date: 2026-12-01
 from __future__ import annotations
 
 import hashlib
-import json
 from typing import Any
 
+import msgspec
 import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects.postgresql import JSONB
@@ -51,18 +51,13 @@ SYNCED: dict[str, tuple[tuple[str, ...], list[sa.Column[Any]]]] = {
 }
 
 
-def _canonical(value: Any) -> Any:
-    # The same canonical form as numbersearch.changes.content_of for the column types these tables hold.
-    if isinstance(value, dict):
-        return {str(k): _canonical(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_canonical(v) for v in value]
-    return value
+# The canonical JSON of numbersearch.changes.content_hash (sorted keys, no spaces, UTF-8), spelled out here so that
+# this revision keeps hashing as it did when it was written.
+CANONICAL = msgspec.json.Encoder(order="sorted", decimal_format="string")
 
 
 def content_hash(row: dict[str, Any]) -> str:
-    text = json.dumps(_canonical(row), sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
-    return hashlib.sha256(text.encode()).hexdigest()
+    return hashlib.sha256(CANONICAL.encode(row)).hexdigest()
 
 
 def _fill_hashes(name: str, key: tuple[str, ...], columns: list[sa.Column[Any]]) -> None:
