@@ -110,6 +110,7 @@ class Worker:
         self._stopping: asyncio.Event | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._beat_at = 0.0
+        self.ready = threading.Event()  # set once it is registered (and so counted as live)
         self._started_at = utcnow()
         self._database_down = False
 
@@ -127,6 +128,7 @@ class Worker:
         self._stopping = asyncio.Event()
         await asyncio.to_thread(lambda: self.engine)  # opening may create or upgrade the schema
         await asyncio.to_thread(self._register)
+        self.ready.set()
         now = self.clock()
         self._due = {i: entry.next_run(now) for i, entry in enumerate(self.schedule)}
         log.info("worker %s started on %s:%d", self.worker_id, socket.gethostname(), os.getpid())
@@ -320,26 +322,23 @@ class WorkerThread:
     def __init__(self, settings: Settings | None = None, engine: Engine | None = None, **options: Any) -> None:
         self.worker = Worker(settings, engine, **options)
         self.thread = threading.Thread(target=self._main, name="numbersearch-worker", daemon=True)
-        self.started = threading.Event()
         self.result: int | None = None
         self.error: BaseException | None = None
 
     def _main(self) -> None:
-        async def main() -> int:
-            task = asyncio.ensure_future(self.worker.run())
-            await asyncio.sleep(0)
-            self.started.set()
-            return await task
-
         try:
-            self.result = asyncio.run(main())
+            self.result = asyncio.run(self.worker.run())
         except BaseException as exc:
             self.error = exc
-            self.started.set()
+        finally:
+            self.worker.ready.set()  # never leave start() waiting
 
     def start(self) -> WorkerThread:
+        """Start it and return once it is registered (live); its error, if it could not start."""
         self.thread.start()
-        self.started.wait(10)
+        self.worker.ready.wait(30)
+        if self.error is not None:
+            raise self.error
         return self
 
     def stop(self, reason: str | None = None, timeout: float = 15.0) -> None:
