@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import openpyxl
 import pytest
 from click.testing import CliRunner
 from conftest import TEST_TOKEN, keep_countries
@@ -185,6 +186,12 @@ def test_demo_runs_offline_into_the_given_database(sqlite_url: str, tmp_path) ->
     for label in ("Local", "Toll-Free", "Mobile", "National", "VoIP", "Shared Cost", "Machine-to-Machine"):
         assert label in out
     assert "Done in" in out
+    # The buying guide: what numbers cost, and what the demo's documents unlock, at the end of the summary.
+    assert "Prices sync completed" in out and "Document types sync completed: 17 types" in out
+    tail = out[out.index("Monthly prices (Twilio Pricing)"):]
+    assert "Toll-Free" in tail and " USD" in tail
+    assert "Readiness with Passport, Utility Bill, Business Registration: ready for " in tail
+    assert {"Prices", "Readiness"} <= set(openpyxl.load_workbook(workbook).sheetnames)
     countries = json.loads(run("countries", "--json", "--database-url", sqlite_url).stdout)
     assert len(countries) >= 150
     assert json.loads(run("regulations", "--type", "toll-free", "--json", "--database-url", sqlite_url).stdout)

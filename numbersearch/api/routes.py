@@ -20,6 +20,7 @@ from ..models import CountryPublic, JobPublic, RegulationPublic
 from ..resources import NUMBER_TYPES_SYNC, REGULATIONS_SYNC, resolve_resource
 from ..schema import read_status
 from ..shared import split_values
+from .buying import buying_routes
 from .changes import change_routes
 from .context import ApiContext, Context
 from .errors import error_responses
@@ -214,8 +215,8 @@ def get_regulation(ctx: Context, sid: str = Parameter(description="Twilio's regu
     media_type=XLSX_MEDIA_TYPE,
     summary="The regulations workbook (Excel)",
     description=(
-        "Summary, Regulations, Requirements, Countries and About sheets (and Changes with `changes_since`), "
-        "as an .xlsx download."
+        "Summary, Regulations, Requirements, Countries, Prices and About sheets (Readiness with `have`, the "
+        "documents held; Changes with `changes_since`), as an .xlsx download."
     ),
     tags=["query"],
     response_description="An Excel workbook",
@@ -228,6 +229,7 @@ def export_regulations_workbook(
     changes_since: str | None = Parameter(
         default=None, description="Add a Changes sheet from this date or UTC time: 2026-12-01, 2026-12-01T10:30:00Z"
     ),
+    have: list[str] | None = Parameter(default=None, description="Documents held: adds a Readiness sheet"),
 ) -> Response[bytes]:
     # Imported here, like the search below, so the server starts without loading pandas.
     from ..export import export_filename, export_regulations_bytes
@@ -235,6 +237,7 @@ def export_regulations_workbook(
     content = export_regulations_bytes(
         split_values(country),
         split_values(number_type),
+        have=split_values(have),
         engine=ctx.engine(),
         settings=ctx.settings,
         changes_since=changes_since,
@@ -329,6 +332,7 @@ def api_routes() -> list[ControllerRouterHandler]:
         export_regulations_workbook,
         *change_routes(),
         search_available_numbers,
+        *buying_routes(),
     ]
 
 

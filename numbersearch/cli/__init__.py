@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 # Importing the command modules is what registers their commands on `main`.
-from . import analyst, changes, database, query, servers, sync, workers  # noqa: F401
+from . import analyst, buying, changes, database, query, servers, sync, workers  # noqa: F401
 from .base import async_command, main
 
 __all__ = ["async_command", "main"]

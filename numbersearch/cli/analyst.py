@@ -53,15 +53,23 @@ def export_group() -> None:
     metavar="DATE",
     help="Add a Changes sheet: what changed from this date or UTC time (2026-12-01, 2026-12-01T10:30:00Z).",
 )
+@click.option(
+    "--have",
+    multiple=True,
+    metavar="TYPES",
+    help="The documents you hold (comma-separated, repeatable): adds a Readiness sheet.",
+)
 @DATABASE_URL_OPTION
 def export_regulations_command(
     output: str | None,
     countries: list[str] | None,
     number_types: list[str] | None,
     changes_since: str | None,
+    have: tuple[str, ...],
     database_url: str | None,
 ) -> None:
-    """The regulations workbook: Summary, Regulations, Requirements, Countries and About sheets."""
+    """The regulations workbook: Summary, Regulations, Requirements, Countries, Prices and About sheets, and a
+    Readiness sheet with `--have`."""
     from ..extras import require_extra
 
     require_extra("excel")
@@ -72,6 +80,7 @@ def export_regulations_command(
         output or export_filename(),
         countries,
         number_types,
+        have=list(have) or None,
         engine=open_engine(settings, must_exist=True),
         changes_since=changes_since,
     )

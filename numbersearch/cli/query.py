@@ -197,14 +197,15 @@ def regulations_command(
     emit(found, REGULATION_COLUMNS, fmt=fmt, wide=wide, title=title, empty_hint=hint)
 
 
-def describe_regulation(regulation: dict[str, Any]) -> Text:
-    """One regulation as a reader would want it: the end-user information, then each document and its options."""
+def describe_regulation(regulation: dict[str, Any], kinds: dict[str, Any] | None = None) -> Text:
+    """One regulation as a reader would want it: the end-user information, then each document and its options
+    (by their document types' friendly names, with the fields each needs, when `kinds` has them)."""
     from ..frames import END_USER_KIND, requirement_rows
 
     text = Text()
     text.append(f"{regulation['friendly_name']}\n", style="bold")
     text.append(f"{regulation['sid']} · {regulation['iso_country']} · {regulation['number_type']} · business\n")
-    rows = requirement_rows(regulation)
+    rows = requirement_rows(regulation, kinds=kinds)
     if not rows:
         text.append("\nNo requirements: nothing to provide.\n")
     for row in rows:
@@ -213,9 +214,9 @@ def describe_regulation(regulation: dict[str, Any]) -> Text:
         text.append(f"{row['requirement'] or row['requirement_name'] or ''}\n")
         if row["description"]:
             text.append(f"  {row['description']}\n")
-        if row["accepted_documents"]:
-            options = row["accepted_documents"].split("\n")
-            text.append(f"  Any one of: {', '.join(options)}\n")
+        if row["document_details"]:
+            options = row["document_details"].split("\n")
+            text.append(f"  Any one of: {'; '.join(options)}\n")
         for field in (row["fields"] or "").split("\n"):
             if field:
                 text.append(f"  - {field}\n")
@@ -228,9 +229,10 @@ def describe_regulation(regulation: dict[str, Any]) -> Text:
 @DATABASE_URL_OPTION
 def regulation_command(sid: str, as_json: bool, database_url: str | None) -> None:
     """One regulation with what a business must provide: end-user information and the documents accepted."""
+    from ..documenttypes import document_type_index
     from ..query import get_regulation
 
     regulation = read_database(database_url, get_regulation, sid=sid)
     if print_plainly(regulation, as_json):
         return
-    make_console().print(describe_regulation(regulation))
+    make_console().print(describe_regulation(regulation, read_database(database_url, document_type_index)))

@@ -28,10 +28,15 @@ async def _run_with_progress(
     from ..jobs import run_sync
 
     finished: list[dict[str, Any]] = []
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("countries"))
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[counts]}"),
+    )
     with Progress(*columns, TimeElapsedColumn(), console=make_console(stderr=True), disable=not show) as bar:
         for resource in resources:
-            task = bar.add_task(resource.label, total=None)
+            task = bar.add_task(resource.label, total=None, counts=resource.counts)
 
             def advance(job: dict[str, Any], task: Any = task) -> None:
                 bar.update(task, total=job["countries_total"] or None, completed=job["countries_processed"])
@@ -59,10 +64,11 @@ def changes_note(job: dict[str, Any]) -> str:
 def describe_job_line(job: dict[str, Any]) -> Text:
     """`✓ Regulations sync completed: …` or `✗ … failed: why`; Twilio's words are never read as markup."""
     label = label_of(job["sync_type"])
+    counts = RESOURCES[job["sync_type"]].counts if job["sync_type"] in RESOURCES else "countries"
     if job["status"] == "completed":
         return Text.assemble(
             ("✓", "green"),
-            f" {label} sync completed: {job['countries_processed']} countries, "
+            f" {label} sync completed: {job['countries_processed']} {counts}, "
             f"{job['rows_written']} rows written, {job['rows_removed']} removed{changes_note(job)} "
             f"(job {job['job_id']})",
         )
@@ -153,10 +159,17 @@ def _demo_settings(database_url: str | None, base_url: str) -> Settings:
     type=click.Path(dir_okay=False),
     help="Where to write the regulations workbook.",
 )
-def demo_command(database_url: str | None, workbook: str) -> None:
+@click.option(
+    "--serve",
+    is_flag=True,
+    help="Keep the sandbox running afterwards and print the `export` lines that point numbersearch at it.",
+)
+def demo_command(database_url: str | None, workbook: str, serve: bool) -> None:
     """Sync everything from the built-in offline Twilio sandbox, let it change its catalogue, sync again, and
-    report what changed (with a workbook holding a Changes sheet)."""
+    report what changed, what numbers cost and what a business's documents unlock (with a workbook holding
+    Changes, Prices and Readiness sheets). `--serve` keeps the sandbox running afterwards."""
     import asyncio
+    import contextlib
     import time
 
     from ..db import masked_database_url
@@ -169,11 +182,13 @@ def demo_command(database_url: str | None, workbook: str) -> None:
         create_sandbox,
         serve_sandbox,
     )
+    from .buying import DEMO_HAVE, demo_buying_summary, keep_serving
 
     began, since = time.monotonic(), utcnow()
     out = make_console()
     app = create_sandbox(SandboxOptions(account_sid=DEMO_ACCOUNT_SID, auth_token=DEMO_AUTH_TOKEN))
-    with serve_sandbox(app) as running:
+    with contextlib.ExitStack() as sandbox:
+        running = sandbox.enter_context(serve_sandbox(app))
         settings = _demo_settings(database_url, running.base_url)
         engine = open_engine(settings)
         database = masked_database_url(settings.database_url)
@@ -188,14 +203,20 @@ def demo_command(database_url: str | None, workbook: str) -> None:
             "(as `numbersearch sandbox --mutate` does). Syncing again to find them…"
         )
         again = _demo_round(asyncio.run(_run_with_progress(sync_order(), settings, engine, show=True)))
-    out.print(_write_demo_workbook(workbook, engine, settings, changes_since=since))
-    _wait_for_alerts()
-    out.print(
-        f"Done in {time.monotonic() - began:.1f}s ({app.counters.requests} sandbox requests, "
-        f"{len(finished) + len(again)} syncs). Next: `numbersearch changes --country DE`, "
-        "`numbersearch countries --type toll-free`, `numbersearch regulations --country DE`."
-    )
-    _print_demo_changes(again, engine)
+        if not serve:
+            sandbox.close()  # only the syncs needed it
+        for part in demo_buying_summary(engine):  # what numbers cost, and what the demo's documents unlock
+            out.print(part)
+        out.print(_write_demo_workbook(workbook, engine, settings, changes_since=since, have=DEMO_HAVE))
+        _wait_for_alerts()
+        out.print(
+            f"Done in {time.monotonic() - began:.1f}s ({app.counters.requests} sandbox requests, "
+            f"{len(finished) + len(again)} syncs). Next: `numbersearch changes --country DE`, "
+            "`numbersearch countries --type toll-free`, `numbersearch regulations --country DE`."
+        )
+        _print_demo_changes(again, engine)
+        if serve:
+            keep_serving(running.base_url, DEMO_ACCOUNT_SID, DEMO_AUTH_TOKEN)
 
 
 def _demo_round(finished: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -219,12 +240,16 @@ def _print_demo_changes(jobs: list[dict[str, Any]], engine: Engine) -> None:
     print_report(records, engine=engine, heading="What changed in Twilio's catalogue")
 
 
-def _write_demo_workbook(path: str, engine: Engine, settings: Settings, changes_since: Any = None) -> str:
+def _write_demo_workbook(
+    path: str, engine: Engine, settings: Settings, changes_since: Any = None, have: list[str] | None = None
+) -> str:
     """The demo's workbook; a plain install without openpyxl still finishes, with a hint."""
     try:
         from ..export import export_regulations_report
 
-        report, _ = export_regulations_report(path, engine=engine, settings=settings, changes_since=changes_since)
+        report, _ = export_regulations_report(
+            path, engine=engine, settings=settings, changes_since=changes_since, have=have
+        )
     except ImportError:
         return "Workbook skipped: install 'numbersearch[excel]' for `numbersearch export regulations`."
     rows = ", ".join(f"{name}: {count:,}" for name, count in report.rows.items())
