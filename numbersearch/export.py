@@ -5,10 +5,11 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pandas as pd
 from sqlalchemy.engine import Engine
@@ -18,14 +19,15 @@ from .db import masked_database_url, read_engine
 from .documenttypes import document_type_index
 from .frames import DOCUMENT_KIND, END_USER_KIND, availability_matrix, canonical_type, regulations_df, requirements_df
 from .guide import list_readiness
-from .numbertypes import LABELS, NUMBER_TYPES, number_type_label
+from .numbertypes import LABELS, NUMBER_TYPES, REGULATION_TYPES, number_type_label
 from .prices import price_type_label, prices_df
-from .query import last_completed, normalize_countries, normalize_number_types
+from .query import last_completed, last_job, normalize_countries, normalize_number_types
 from .resources import RESOURCES, resource_names, sync_order
 from .shared import package_version, split_values
 from .workbook import XLSX_MEDIA_TYPE as XLSX_MEDIA_TYPE  # re-exported for the surfaces that serve the workbook
 from .workbook import (
     Column,
+    PrintLayout,
     Sheet,
     build_workbook,
     cell_value,
@@ -82,39 +84,73 @@ def price_lookup(prices: pd.DataFrame | None) -> dict[tuple[str, str], tuple[Any
     return {(code, kind): (price, unit) for code, kind, price, unit in prices[columns].itertuples(index=False)}
 
 
+def _span(values: Sequence[int]) -> str:
+    """`3`, or `3–6` when the regulations of one country and type differ."""
+    low, high = min(values), max(values)
+    return str(low) if low == high else f"{low}–{high}"
+
+
+def per_regulation_counts(requirements: pd.DataFrame) -> dict[str, tuple[int, int, int]]:
+    """Regulation sid → (end-user fields, supporting documents, accepted document options), each of one regulation."""
+    counts: dict[str, tuple[int, int, int]] = {}
+    for sid, rows in requirements.groupby("regulation_sid"):
+        end_user = rows[rows["kind"] == END_USER_KIND]
+        documents = rows[rows["kind"] == DOCUMENT_KIND]
+        counts[str(sid)] = (
+            int(end_user["field_count"].sum()),
+            len(documents),
+            int(documents["document_count"].sum()),
+        )
+    return counts
+
+
+def _no_regulation(kind: str) -> str:
+    # Twilio publishes regulations for four types only; for the others a business needs no documents from it.
+    if kind in REGULATION_TYPES:
+        return "none published: Twilio lists no business regulation for this type here"
+    return f"none: Twilio publishes no regulations for {number_type_label(kind)} numbers"
+
+
 def summary_sheet(
-    regulations: pd.DataFrame, requirements: pd.DataFrame, matrix: pd.DataFrame, prices: pd.DataFrame | None = None
+    regulations: pd.DataFrame,
+    requirements: pd.DataFrame,
+    matrix: pd.DataFrame,
+    prices: pd.DataFrame | None = None,
+    notes: Sequence[str] = (),
 ) -> Sheet:
-    """Country × number type: offered on Twilio, its monthly price, regulations, end-user fields, documents and
-    options."""
-    keys = ["iso_country", "number_type"]
-    counts = regulations.groupby(keys).agg(country=("country", "first"), regulations=("sid", "size"))
-    end_user = requirements[requirements["kind"] == END_USER_KIND].groupby(keys)["field_count"].sum()
-    documents = requirements[requirements["kind"] == DOCUMENT_KIND].groupby(keys)
-    counts["end_user_fields"] = end_user
-    counts["documents"] = documents.size()
-    counts["options"] = documents["document_count"].sum()
-    offered = offered_pairs(matrix)
-    names = matrix["country"].to_dict()
-    # Every combination with regulations or offered numbers, so gaps in either are visible.
-    index = counts.index.union(pd.MultiIndex.from_tuples(offered, names=keys))
-    counts = counts.reindex(index)
-    numbers = ["regulations", "end_user_fields", "documents", "options"]
-    offered_set = set(offered)
+    """Country × number type: offered on Twilio, its monthly price, its regulations (any one suffices) and what
+    one regulation asks for: end-user fields, documents and accepted options, as a range across them."""
+    per_regulation = per_regulation_counts(requirements)
+    by_pair: dict[tuple[str, str], list[str]] = {}
+    names: dict[Any, Any] = dict(matrix["country"].to_dict())
+    for sid, code, kind, country in regulations[["sid", "iso_country", "number_type", "country"]].itertuples(
+        index=False
+    ):
+        by_pair.setdefault((code, kind), []).append(str(sid))
+        names.setdefault(code, country)
+    offered = set(offered_pairs(matrix))
     priced = price_lookup(prices)
-    rows = [
-        [
-            code,
-            names.get(code) or cell_value(item["country"]),
-            number_type_label(kind),
-            CHECK if (code, kind) in offered_set else "",
-            *(priced.get((code, kind)) or (None, None)),
-            *(int(item[c]) if pd.notna(item[c]) else 0 for c in numbers),
-        ]
-        for (code, kind), item in zip(counts.index, counts.to_dict("records"), strict=True)
-    ]
-    order = {t: i for i, t in enumerate(LABELS.values())}
-    rows.sort(key=lambda r: (r[0], order.get(r[2], 99), r[2]))
+    rows = []
+    for code, kind in sorted(offered | set(by_pair), key=lambda p: (p[0], NUMBER_TYPES.index(p[1])
+                                                                    if p[1] in NUMBER_TYPES else 99, p[1])):
+        sids = by_pair.get((code, kind), [])
+        counts = [per_regulation.get(sid, (0, 0, 0)) for sid in sids]
+        if sids:
+            regulated = f"{len(sids)} (any one suffices)" if len(sids) > 1 else "1"
+            spans = [_span([c[i] for c in counts]) for i in range(3)]
+        else:
+            regulated, spans = _no_regulation(kind), ["", "", ""]
+        rows.append(
+            [
+                code,
+                cell_value(names.get(code)),
+                number_type_label(kind),
+                CHECK if (code, kind) in offered else "",
+                *(priced.get((code, kind)) or (None, None)),
+                regulated,
+                *spans,
+            ]
+        )
     columns = [
         Column("Country code"),
         Column("Country"),
@@ -122,18 +158,18 @@ def summary_sheet(
         Column("Numbers on Twilio", "mark"),
         Column("Monthly price", "price"),
         Column("Currency"),
-        Column("Regulations", "number"),
-        Column("End-user fields", "number"),
-        Column("Supporting documents", "number"),
-        Column("Accepted document options", "number"),
+        Column("Regulations", "wrap"),
+        Column("End-user fields (one regulation)"),
+        Column("Supporting documents (one regulation)"),
+        Column("Accepted document options (one regulation)"),
     ]
-    return Sheet("Summary", columns, rows)
+    return Sheet("Summary", columns, rows, notes=tuple(notes))
 
 
 def regulations_sheet(regulations: pd.DataFrame) -> Sheet:
     frame = regulations.assign(number_type=regulations["number_type"].map(number_type_label))
     names = ["iso_country", "country", "number_type", "friendly_name", "end_user_type", "end_user_fields"]
-    names += ["supporting_documents", "last_updated", "sid", "url"]
+    names += ["supporting_documents", "last_updated", "sid"]
     columns = [
         Column("Country code"),
         Column("Country"),
@@ -143,8 +179,9 @@ def regulations_sheet(regulations: pd.DataFrame) -> Sheet:
         Column("End-user fields", "number"),
         Column("Supporting documents", "number"),
         Column("Last updated (UTC)", "datetime"),
-        Column("Sid"),
-        Column("URL", "url"),
+        # No link: Twilio's API address of a regulation is for programs, not for people (and, synced from a
+        # stand-in, points at a machine that is gone).
+        Column("Twilio regulation ID"),
     ]
     return Sheet("Regulations", columns, frame_records(frame, names))
 
@@ -160,13 +197,13 @@ def requirements_sheet(requirements: pd.DataFrame) -> Sheet:
         Column("Number type"),
         Column("Regulation"),
         Column("Kind"),
-        Column("Document group", "number"),
+        Column("Document set (every one needed)", "number"),
         Column("Requirement"),
-        Column("Requirement name"),
+        Column("Requirement ID"),
         Column("Description", "wrap"),
         Column("Fields", "wrap"),
         Column("Accepted documents", "wrap"),
-        Column("Regulation sid"),
+        Column("Twilio regulation ID"),
     ]
     return Sheet("Requirements", columns, frame_records(frame, names))
 
@@ -225,7 +262,7 @@ def readiness_sheet(readiness: Sequence[Mapping[str, Any]], kinds: Mapping[str, 
         Column("Country"),
         Column("Number type"),
         Column("Ready", "mark"),
-        Column("Regulation met"),
+        Column("Regulation met (Twilio ID)"),
         Column("Still missing (any one document meets each)", "wrap"),
         Column("End-user information to provide", "wrap"),
     ]
@@ -256,6 +293,7 @@ def about_sheet(
     rows: dict[str, int],
     warnings: list[str],
     have: Sequence[str] | None = None,
+    source: str = SOURCE,
 ) -> Sheet:
     """Provenance of the workbook: when, from what, filtered how, and how fresh."""
     items: list[list[Any]] = [["Warning", text] for text in warnings]
@@ -269,14 +307,14 @@ def about_sheet(
         ["Number types", ", ".join(number_type_label(t) for t in number_types) if number_types else "all"],
         *([["Documents held (Readiness)", ", ".join(have)]] if have else []),
         *([f"{name} rows", count] for name, count in rows.items()),
-        ["Source", SOURCE],
+        ["Source", source],
         ["Database", database],
         ["Generator", f"numbersearch {package_version()}"],
         ["End-user information", "Details about the business that must be given when buying the number."],
         [
             "Supporting document",
             "A document to upload; any one of its accepted documents satisfies it. "
-            "Requirements in the same document group are all needed.",
+            "Every requirement of a document set is needed.",
         ],
     ]
     return Sheet(
@@ -287,6 +325,49 @@ def about_sheet(
         warning_rows=frozenset(range(len(warnings))),
         tab_color="C00000" if warnings else None,
     )
+
+
+def _from_twilio(url: str) -> bool:
+    host = (urlsplit(url).hostname or "").lower()
+    return host == "twilio.com" or host.endswith(".twilio.com")
+
+
+def provenance(engine: Engine) -> tuple[str, list[str]]:
+    """The workbook's Source line, and the warning every sheet carries when its data did not come from Twilio.
+
+    Each job records the base URLs it read; the newest completed job of each resource says where its rows came
+    from. A sandbox or any other stand-in is named, so a printout is never mistaken for Twilio's word.
+    """
+    urls: set[str] = set()
+    for name in resource_names():
+        job = last_job(name, status="completed", engine=engine)
+        urls.update(u for u in ((job or {}).get("source") or {}).values() if u)
+    stand_ins = sorted(u for u in urls if not _from_twilio(u))
+    if not stand_ins:
+        return SOURCE, []
+    where = ", ".join(stand_ins)
+    source = f"NOT TWILIO: synced from {where} (the numbersearch sandbox, or another stand-in for Twilio)."
+    note = f"Not Twilio's data: synced from {where}, a stand-in for Twilio. Never base a compliance decision on it."
+    return source, [note]
+
+
+def failed_sync_warnings(engine: Engine) -> list[str]:
+    """A warning for each resource whose newest sync failed: its data may be partial (some countries kept old)."""
+    warnings = []
+    for resource in sync_order():
+        job = last_job(resource.name, engine=engine)
+        if job is not None and job["status"] == "failed":
+            warnings.append(
+                f"The last {resource.label.lower()} sync failed ({job['error'] or 'no reason recorded'}): some of "
+                f"its data may be missing or old. Run `numbersearch sync {resource.slug}` and export again."
+            )
+    return warnings
+
+
+def print_layout(codes: Sequence[str] | None, types: Sequence[str] | None, now: datetime) -> PrintLayout:
+    countries = ", ".join(codes) if codes else "all countries"
+    kinds = ", ".join(number_type_label(t) for t in types) if types else "all number types"
+    return PrintLayout(filters=f"{countries}; {kinds}", generated=f"Generated {now:%Y-%m-%d %H:%M} UTC")
 
 
 # ---------------------------------------------------------------- the workbook
@@ -316,8 +397,12 @@ def collect_sheets(
     prices = prices_df(codes, types, engine=engine)
     if types is not None:
         matrix = matrix.assign(**{t: False for t in NUMBER_TYPES if t not in types})
+    synced = {name: last_completed(name, engine=engine) for name in resource_names()}
+    warnings = freshness_warnings(synced, now) + failed_sync_warnings(engine)
+    source, stand_in = provenance(engine)
     sheets = [
-        summary_sheet(regulations, requirements, matrix, prices),
+        # Warnings first: on the first sheet, where a reader starts.
+        summary_sheet(regulations, requirements, matrix, prices, notes=[*stand_in, *warnings]),
         regulations_sheet(regulations),
         requirements_sheet(requirements),
         countries_sheet(matrix),
@@ -329,8 +414,8 @@ def collect_sheets(
         from .changesheet import changes_sheet
 
         sheets.append(changes_sheet(changes_since, until=now, countries=codes, engine=engine))
-    synced = {name: last_completed(name, engine=engine) for name in resource_names()}
-    warnings = freshness_warnings(synced, now)
+    # Every other sheet says where its data came from too, when that is not Twilio.
+    sheets = [sheets[0], *(replace(sheet, notes=(*stand_in, *sheet.notes)) for sheet in sheets[1:])]
     about = about_sheet(
         now=now,
         synced=synced,
@@ -338,8 +423,9 @@ def collect_sheets(
         number_types=types,
         database=masked_database_url(engine.url.render_as_string(hide_password=False)),
         rows={s.name: len(s.rows) for s in sheets},
-        warnings=warnings,
+        warnings=[*stand_in, *warnings],
         have=held,
+        source=source,
     )
     return [*sheets, about], warnings
 
@@ -361,7 +447,9 @@ def export_regulations_report(
     sheets, warnings = collect_sheets(
         countries, number_types, have=have, engine=engine, settings=settings, now=now, changes_since=changes_since
     )
-    workbook = build_workbook(sheets, active="About" if warnings else "Summary", advice=ROW_LIMIT_ADVICE)
+    now = now or datetime.now(UTC)
+    layout = print_layout(normalize_countries(countries), normalize_number_types(number_types), now)
+    workbook = build_workbook(sheets, active="Summary", advice=ROW_LIMIT_ADVICE, layout=layout)
     report = ExportReport(path=target, rows={s.name: len(s.rows) for s in sheets[:-1]}, warnings=warnings)
     if target is None:
         return report, workbook_bytes(workbook)

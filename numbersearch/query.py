@@ -207,9 +207,10 @@ def find_job_id(prefix: str, *, engine: Engine | None = None, settings: Settings
 
 
 def last_job(
-    sync_type: str, *, engine: Engine | None = None, settings: Settings | None = None
+    sync_type: str, *, status: str | None = None, engine: Engine | None = None, settings: Settings | None = None
 ) -> dict[str, Any] | None:
-    """The newest job of a resource, whatever its outcome (a failed one warns readers that data may be partial)."""
+    """The newest job of a resource, of any outcome (a failed one warns readers that data may be partial), or
+    the newest with `status`."""
     from .models import JobPublic
 
     stmt = (
@@ -218,5 +219,7 @@ def last_job(
         .order_by(JOBS.c.created_at.desc(), JOBS.c.job_id.desc())
         .limit(1)
     )
+    if status is not None:
+        stmt = stmt.where(JOBS.c.status == status)
     found = read_rows(read_engine(engine, settings), stmt)
     return JobPublic.model_validate(found[0]).model_dump(mode="json") if found else None

@@ -18,6 +18,9 @@ import pandas as pd
 from .errors import ExportError
 
 EXCEL_MAX_ROWS = 1_048_576  # including the header row
+MAX_WRAP_WIDTH = 48  # characters: a wrapped column's widest
+PRINTABLE_WIDTH = 150  # characters of 11 pt text across a landscape A4 page inside its margins
+MIN_SCALE = 73  # percent: 11 pt printed at 73 % is 8 pt
 EXCEL_MAX_CELL_CHARS = 32_767
 EXCEL_MAX_SHEET_NAME = 31
 EXCEL_MAX_ROW_HEIGHT = 409.0
@@ -54,6 +57,20 @@ class Sheet:
     warning_rows: frozenset[int] = frozenset()  # indexes into `rows` drawn as warnings
     tab_color: str | None = None
     caption: str = ""  # a line above the header (what the sheet covers), in bold
+    notes: tuple[str, ...] = ()  # warnings above everything else (provenance, stale or failed syncs), in red
+
+    @property
+    def header_row(self) -> int:
+        """The 1-based row of the column headers: below the notes and the caption."""
+        return len(self.notes) + (1 if self.caption else 0) + 1
+
+
+@dataclass(frozen=True)
+class PrintLayout:
+    """What every printed page says: the filter in its header, the generation time and page numbers below."""
+
+    filters: str = ""
+    generated: str = ""
 
 
 # ---------------------------------------------------------------- cell safety (pure)
@@ -209,14 +226,18 @@ def _write_cell(cell: Any, value: Any, kind: str, styles: _Styles) -> None:
     cell._style = copy(styles.wrap if wrap else styles.text)
 
 
-def _write_sheet(workbook: Any, sheet: Sheet, styles: _Styles) -> None:
+def _write_sheet(workbook: Any, sheet: Sheet, styles: _Styles, layout: PrintLayout) -> None:
     from openpyxl.utils import get_column_letter
 
     ws = workbook.create_sheet(safe_sheet_name(sheet.name))
-    top = 2 if sheet.caption else 1  # the header's row
+    top = sheet.header_row
+    for number, note in enumerate(sheet.notes, start=1):
+        ws.cell(row=number, column=1, value=clean_text(note))._style = copy(styles.warning)
     if sheet.caption:
-        ws.cell(row=1, column=1, value=clean_text(sheet.caption))._style = copy(styles.caption)
+        ws.cell(row=top - 1, column=1, value=clean_text(sheet.caption))._style = copy(styles.caption)
     widths = [fit_width(c.header, (row[i] for row in sheet.rows)) for i, c in enumerate(sheet.columns)]
+    # Wrapped text gets a bounded column, so a printed page keeps every column at a legible size.
+    widths = [min(w, MAX_WRAP_WIDTH) if c.kind == "wrap" else w for w, c in zip(widths, sheet.columns, strict=True)]
     for index, column in enumerate(sheet.columns, start=1):
         ws.cell(row=top, column=index, value=column.header)._style = copy(styles.header)
         ws.column_dimensions[get_column_letter(index)].width = widths[index - 1]
@@ -235,33 +256,54 @@ def _write_sheet(workbook: Any, sheet: Sheet, styles: _Styles) -> None:
             # Not every spreadsheet (LibreOffice, for one) sizes rows to wrapped text on opening.
             ws.row_dimensions[row_number].height = min(EXCEL_MAX_ROW_HEIGHT, LINE_HEIGHT * lines)
     ws.freeze_panes = f"A{top + 1}"
-    _set_print_layout(ws, top)
+    _set_print_layout(ws, top, sum(widths), layout)
     if sheet.table:
         ws.auto_filter.ref = f"A{top}:{get_column_letter(len(sheet.columns))}{len(sheet.rows) + top}"
     if sheet.tab_color:
         ws.sheet_properties.tabColor = sheet.tab_color
 
 
-def _set_print_layout(ws: Any, header_row: int = 1) -> None:
-    # Printed or turned into PDF: landscape, every column on one page width, the header on every page.
+def print_scale(total_width: float) -> int | None:
+    """None (fit every column on the page width) when that keeps text at 8 pt or more, else the 8 pt scale.
+
+    Cells are 11 pt: fitting shrinks them to 11 × (page width ÷ sheet width). Past PRINTABLE_WIDTH ÷ MIN_SCALE
+    characters that would go under 8 pt, so such a sheet prints at MIN_SCALE and spans more pages across.
+    """
+    return None if total_width * MIN_SCALE / 100 <= PRINTABLE_WIDTH else MIN_SCALE
+
+
+def _set_print_layout(ws: Any, header_row: int, total_width: float, layout: PrintLayout) -> None:
+    # Printed or turned into PDF: landscape A4, the header row on every page, legible type, and headers and
+    # footers saying what was printed, when, and which page of how many.
     ws.page_setup.orientation = "landscape"
-    ws.page_setup.fitToWidth = 1
-    ws.page_setup.fitToHeight = 0
-    ws.sheet_properties.pageSetUpPr.fitToPage = True
+    ws.page_setup.paperSize = ws.PAPERSIZE_A4
+    scale = print_scale(total_width)
+    if scale is None:
+        ws.page_setup.fitToWidth = 1
+        ws.page_setup.fitToHeight = 0
+        ws.sheet_properties.pageSetUpPr.fitToPage = True
+    else:
+        ws.page_setup.scale = scale
     ws.print_title_rows = f"{header_row}:{header_row}"
+    ws.oddHeader.left.text = clean_text(layout.filters)[:200]
+    ws.oddHeader.right.text = "&A"  # the sheet's name
+    ws.oddFooter.left.text = clean_text(layout.generated)[:200]
+    ws.oddFooter.right.text = "Page &P of &N"
 
 
-def build_workbook(sheets: Sequence[Sheet], *, active: str | None = None, advice: str = "") -> Any:
+def build_workbook(
+    sheets: Sequence[Sheet], *, active: str | None = None, advice: str = "", layout: PrintLayout | None = None
+) -> Any:
     """An openpyxl Workbook holding the sheets; every row limit is checked (with `advice`) before anything is built."""
     from openpyxl import Workbook
 
     for sheet in sheets:
-        check_row_limit(sheet.name, len(sheet.rows) + (1 if sheet.caption else 0), advice)
+        check_row_limit(sheet.name, len(sheet.rows) + sheet.header_row - 1, advice)
     workbook = Workbook()
     workbook.remove(workbook.active)
     styles = _Styles(workbook)
     for sheet in sheets:
-        _write_sheet(workbook, sheet, styles)
+        _write_sheet(workbook, sheet, styles, layout or PrintLayout())
     if active is not None:
         title = safe_sheet_name(active)
         workbook.active = workbook.sheetnames.index(title)

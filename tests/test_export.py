@@ -11,6 +11,7 @@ from typing import Any
 
 import openpyxl
 import pytest
+import sqlalchemy as sa
 from click.testing import CliRunner
 from conftest import sandbox_catalogue, seed_database
 
@@ -18,6 +19,7 @@ from numbersearch import export, frames, workbook
 from numbersearch.db import make_engine
 from numbersearch.errors import ExportError, InputError
 from numbersearch.models import SyncJob
+from numbersearch.numbertypes import number_type_label
 from numbersearch.store import upsert
 
 SHEETS = ["Summary", "Regulations", "Requirements", "Countries", "Prices", "About"]
@@ -114,10 +116,16 @@ def full(full_db):
     return engine, catalogue, business
 
 
+def header_row(ws) -> int:
+    """The row of a sheet's column headers: below any warning notes and caption (bold, with a filter)."""
+    return int(ws.freeze_panes[1:]) - 1
+
+
 def column(ws, header: str) -> list[Any]:
-    headers = [c.value for c in ws[1]]
+    top = header_row(ws)
+    headers = [c.value for c in ws[top]]
     index = headers.index(header)
-    return [row[index] for row in ws.iter_rows(min_row=2, values_only=True)]
+    return [row[index] for row in ws.iter_rows(min_row=top + 1, values_only=True)]
 
 
 def about(ws) -> dict[str, list[Any]]:
@@ -137,36 +145,52 @@ def exported(full_db, tmp_path_factory: pytest.TempPathFactory):
 def test_every_regulation_and_requirement_is_in_the_workbook(exported) -> None:
     wb, engine, business = exported
     assert wb.sheetnames == SHEETS
-    assert sorted(column(wb["Regulations"], "Sid")) == sorted(r["sid"] for r in business)
+    assert sorted(column(wb["Regulations"], "Twilio regulation ID")) == sorted(r["sid"] for r in business)
     requirements = frames.requirements_df(engine=engine)
-    got = set(
-        zip(column(wb["Requirements"], "Regulation sid"), column(wb["Requirements"], "Requirement name"), strict=True)
-    )
+    sheet = wb["Requirements"]
+    got = set(zip(column(sheet, "Twilio regulation ID"), column(sheet, "Requirement ID"), strict=True))
     want = {
         (sid, workbook.clean_text(name))
         for sid, name in zip(requirements["regulation_sid"], requirements["requirement_name"], strict=True)
     }
     assert got == want
     assert wb["Requirements"].max_row - 1 == len(requirements)
-    # Summary counts add up to the regulations.
-    assert sum(column(wb["Summary"], "Regulations")) == len(business)
-    assert sum(column(wb["Summary"], "Supporting documents")) == (requirements["kind"] == frames.DOCUMENT_KIND).sum()
+    # The Summary's counts describe one regulation: how many there are (any one suffices), and the range of
+    # documents a single one asks for, counted here from Twilio's own JSON.
+    summary = wb["Summary"]
+    regulations = column(summary, "Regulations")
+    assert sum(int(text.split()[0]) for text in regulations if text[0].isdigit()) == len(business)
+    documents: dict[tuple[str, str], list[int]] = {}
+    for regulation in business:
+        label = number_type_label(frames.canonical_type(regulation["number_type"]))
+        groups = regulation["requirements"].get("supporting_document") or []
+        documents.setdefault((regulation["iso_country"], label), []).append(sum(len(g) for g in groups))
+    shown = zip(column(summary, "Country code"), column(summary, "Number type"),
+                column(summary, "Supporting documents (one regulation)"), strict=True)
+    for code, label, span in shown:
+        counts = documents.get((code, label))
+        if counts:
+            low, high = min(counts), max(counts)
+            assert span == (str(low) if low == high else f"{low}–{high}"), (code, label)
+    several = next(text for text in regulations if text[0].isdigit() and text != "1")
+    assert several.endswith("(any one suffices)")
+    assert any(text.startswith("none: Twilio publishes no regulations for VoIP") for text in regulations)
 
 
 def test_formula_like_text_is_stored_as_text_and_control_characters_are_gone(exported) -> None:
     wb, _, _ = exported
     ws = wb["Requirements"]
     headers = [c.value for c in ws[1]]
-    rows = [r for r in ws.iter_rows(min_row=2) if r[headers.index("Regulation sid")].value == NASTY_SID]
+    rows = [r for r in ws.iter_rows(min_row=2) if r[headers.index("Twilio regulation ID")].value == NASTY_SID]
     description = next(
-        r[headers.index("Description")] for r in rows if r[headers.index("Requirement name")].value == "address_info"
+        r[headers.index("Description")] for r in rows if r[headers.index("Requirement ID")].value == "address_info"
     )
     assert description.value == NASTY_DESCRIPTION
     assert description.data_type == "s" and description.quotePrefix
     end_user = next(r for r in rows if r[headers.index("Kind")].value == frames.END_USER_KIND)
     for name, expected in (
         ("Requirement", "+Business"),
-        ("Requirement name", "@business_info"),
+        ("Requirement ID", "@business_info"),
         ("Fields", "-Business Name"),
     ):
         cell = end_user[headers.index(name)]
@@ -190,9 +214,8 @@ def test_formatting_header_filter_widths_links_wrap_and_dates(exported) -> None:
     regulations = wb["Regulations"]
     headers = [c.value for c in regulations[1]]
     for row in regulations.iter_rows(min_row=2):
-        url = row[headers.index("URL")]
-        assert url.hyperlink is not None and url.hyperlink.target == url.value
-        assert url.value.endswith(row[headers.index("Sid")].value)
+        # No link a person cannot open: the API address of a regulation is for programs.
+        assert all(cell.hyperlink is None for cell in row)
         updated = row[headers.index("Last updated (UTC)")].value
         assert isinstance(updated, datetime) and updated.tzinfo is None
         assert abs(updated - datetime.now(UTC).replace(tzinfo=None)) < timedelta(hours=2)
@@ -201,7 +224,7 @@ def test_formatting_header_filter_widths_links_wrap_and_dates(exported) -> None:
     long_cell = next(
         r[headers.index("Description")]
         for r in requirements.iter_rows(min_row=2)
-        if r[headers.index("Requirement name")].value == "long_info"
+        if r[headers.index("Requirement ID")].value == "long_info"
     )
     assert long_cell.alignment.wrap_text
     countries = wb["Countries"]
@@ -227,10 +250,14 @@ def test_empty_database_still_gives_a_valid_workbook_with_a_warning(engine, tmp_
     path = export.export_regulations(tmp_path / "empty.xlsx", engine=engine)
     wb = openpyxl.load_workbook(path)
     assert wb.sheetnames == SHEETS
-    assert all(wb[name].max_row == 1 for name in SHEETS[:-1])
+    assert all(wb[name].max_row == 1 for name in SHEETS[1:-1])
     warnings = about(wb["About"])["Warning"]
     assert any("No regulations sync has completed" in w for w in warnings)
-    assert wb.active.title == "About"  # the workbook opens on the warning
+    # Warnings come first: on the first sheet, above its headers, where the workbook opens.
+    assert wb.active.title == "Summary"
+    summary = wb["Summary"]
+    assert [summary.cell(row, 1).value for row in range(1, len(warnings) + 1)] == warnings
+    assert summary.cell(len(warnings) + 1, 1).value == "Country code"
     about_ws = wb["About"]
     for row in range(2, len(warnings) + 2):
         assert about_ws.cell(row, 2).font.bold and about_ws.cell(row, 2).fill.fgColor.rgb.endswith("FFC7CE")
@@ -260,7 +287,7 @@ def test_filters_limit_every_sheet_and_are_recorded(full, tmp_path: Path) -> Non
     path = export.export_regulations(tmp_path / "de.xlsx", countries=["de"], number_types=["toll free"], engine=engine)
     wb = openpyxl.load_workbook(path)
     expected = {r["sid"] for r in business if r["iso_country"] == "DE" and r["number_type"] == "toll-free"}
-    assert set(column(wb["Regulations"], "Sid")) == expected
+    assert set(column(wb["Regulations"], "Twilio regulation ID")) == expected
     assert set(column(wb["Requirements"], "Country code")) == {"DE"}
     assert column(wb["Countries"], "Country code") == ["DE"]
     assert set(column(wb["Summary"], "Number type")) == {"Toll-Free"}
@@ -321,7 +348,7 @@ def test_cell_helpers() -> None:
     assert len(workbook.safe_sheet_name("x" * 50)) == 31
     aware = datetime(2026, 1, 1, 12, tzinfo=UTC)
     assert workbook.naive_utc(aware) == datetime(2026, 1, 1, 12)
-    assert workbook.fit_width("Sid", ["x" * 500]) == workbook.MAX_COLUMN_WIDTH
+    assert workbook.fit_width("Twilio regulation ID", ["x" * 500]) == workbook.MAX_COLUMN_WIDTH
     assert workbook.fit_width("Country code", ["DE"]) == len("Country code") + 2
     assert (
         workbook.looks_like_formula("=1+1")
@@ -378,7 +405,9 @@ async def test_api_export_download(full_db) -> None:
             f'attachment; filename="numbersearch-regulations-{today}.xlsx"'
         )
         wb = openpyxl.load_workbook(io.BytesIO(response.content))
-        assert set(column(wb["Regulations"], "Sid")) == {r["sid"] for r in business if r["iso_country"] in {"DE", "GB"}}
+        assert set(column(wb["Regulations"], "Twilio regulation ID")) == {
+            r["sid"] for r in business if r["iso_country"] in {"DE", "GB"}
+        }
 
         typed = await client.get("/api/v1/regulations/export", params={"number_type": "TollFree"})
         wb = openpyxl.load_workbook(io.BytesIO(typed.content))
@@ -403,7 +432,8 @@ async def test_export_after_a_real_sync(sandbox_server, sqlite_url: str, tmp_pat
     report, _ = export.export_regulations_report(tmp_path / "synced.xlsx", engine=engine)
     assert report.warnings == []
     wb = openpyxl.load_workbook(tmp_path / "synced.xlsx")
-    assert sorted(column(wb["Regulations"], "Sid")) == sorted(r["sid"] for r in list_regulations(engine=engine))
+    stored = sorted(r["sid"] for r in list_regulations(engine=engine))
+    assert sorted(column(wb["Regulations"], "Twilio regulation ID")) == stored
     assert len(column(wb["Countries"], "Country code")) == len(sandbox_server.app.catalogue.countries)
     engine.dispose()
 
@@ -420,3 +450,59 @@ def test_the_workbook_gets_the_users_usual_file_mode(tmp_path: Path) -> None:
         os.umask(old)
     assert (tmp_path / "book.xlsx").stat().st_mode & 0o777 == 0o644
     assert [p.name for p in tmp_path.iterdir()] == ["book.xlsx"]
+
+
+def _add_job(engine, sync_type: str, status: str, *, source: dict | None = None, error: str | None = None) -> None:
+    when = datetime.now(UTC)
+    row = {
+        "job_id": str(uuid.uuid4()), "sync_type": sync_type, "status": status, "created_at": when,
+        "started_at": when, "completed_at": when, "heartbeat_at": when, "failures": [], "source": source,
+        "error": error,
+    }
+    with engine.begin() as conn:
+        upsert(conn, SyncJob.__table__, [row], ["job_id"])
+
+
+def test_data_from_a_stand_in_says_so_on_every_sheet(full_db, tmp_path: Path) -> None:
+    url, _, _, _ = full_db
+    engine = make_engine(url)
+    sandbox = {"api": "http://127.0.0.1:8765", "numbers": "http://127.0.0.1:8765", "pricing": "http://127.0.0.1:8765"}
+    _add_job(engine, "regulations", "completed", source=sandbox)
+    try:
+        wb = openpyxl.load_workbook(export.export_regulations(tmp_path / "sandbox.xlsx", engine=engine))
+        for name in SHEETS[:-1]:
+            assert "Not Twilio's data: synced from http://127.0.0.1:8765" in str(wb[name].cell(1, 1).value), name
+        assert about(wb["About"])["Source"][0].startswith("NOT TWILIO: synced from http://127.0.0.1:8765")
+        # From Twilio itself, nothing of the kind.
+        twilio = {"api": "https://api.twilio.com", "numbers": "https://numbers.twilio.com"}
+        _add_job(engine, "regulations", "completed", source=twilio)
+        wb = openpyxl.load_workbook(export.export_regulations(tmp_path / "twilio.xlsx", engine=engine))
+        assert wb["Regulations"].cell(1, 1).value == "Country code"
+    finally:
+        with engine.begin() as conn:  # the module's database is shared: leave it as it was
+            conn.execute(sa.delete(SyncJob.__table__).where(SyncJob.__table__.c.source.is_not(None)))
+        engine.dispose()
+
+
+def test_a_last_sync_that_partly_failed_is_warned_about_first(engine, tmp_path: Path) -> None:
+    seed(engine, completed=dict.fromkeys(EVERY_RESOURCE, datetime.now(UTC)))
+    _add_job(engine, "regulations", "failed", error="3 of 206 countries failed: DE (…), FR (…), JP (…)")
+    report, _ = export.export_regulations_report(tmp_path / "partial.xlsx", engine=engine)
+    assert any("The last regulations sync failed (3 of 206 countries failed" in w for w in report.warnings)
+    summary = openpyxl.load_workbook(tmp_path / "partial.xlsx")["Summary"]
+    assert "The last regulations sync failed" in summary.cell(1, 1).value
+
+
+def test_print_layout_is_legible_with_headers_and_footers(exported) -> None:
+    wb, _, _ = exported
+    for name in SHEETS:
+        ws = wb[name]
+        assert ws.page_setup.orientation == "landscape"
+        assert ws.oddFooter.right.text == "Page &P of &N" and ws.oddFooter.left.text.startswith("Generated ")
+        assert ws.oddHeader.left.text == "all countries; all number types" and ws.oddHeader.right.text == "&A"
+        # Either the page width holds every column at 8 pt or more, or the sheet prints at the 8 pt scale.
+        if ws.sheet_properties.pageSetUpPr.fitToPage:
+            assert sum(d.width for d in ws.column_dimensions.values() if d.width) * 0.73 <= workbook.PRINTABLE_WIDTH
+        else:
+            assert ws.page_setup.scale == workbook.MIN_SCALE
+    assert workbook.print_scale(100) is None and workbook.print_scale(400) == 73
