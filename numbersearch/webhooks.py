@@ -58,6 +58,8 @@ def summary_text(job: Mapping[str, Any], details: str = "") -> str:
     label, job_id = (RESOURCES[kind].label if kind in RESOURCES else kind), str(job.get("job_id"))
     if job.get("status") == "failed":
         text = f"numbersearch: the {label} sync failed: {job.get('error') or 'no reason recorded'} (job {job_id})."
+        if has_changes(job.get("changes")):
+            text += f" The countries that finished recorded {counts_phrase(job.get('changes') or {})}."
     else:
         text = (
             f"numbersearch: the {label} sync completed and recorded {counts_phrase(job.get('changes') or {})} "

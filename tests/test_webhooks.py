@@ -10,6 +10,7 @@ import logging
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -144,6 +145,7 @@ async def test_a_failed_job_alerts_with_its_error(sandbox_server, receiver, sqli
     body = json.loads(receiver.received[0]["body"])
     assert (body["status"], body["error"]) == ("failed", job["error"]) and "FR" in body["error"]
     assert body["text"].startswith(f"numbersearch: the Regulations sync failed: 1 of {len(KEEP)} countries failed: FR")
+    assert "recorded" not in body["text"]  # an initial load: the countries that finished recorded no change
     assert "X-Numbersearch-Signature" not in receiver.received[0]["headers"]  # no secret, no signature
 
 
@@ -189,7 +191,40 @@ def test_what_is_sent_and_when() -> None:
     assert webhooks.should_alert(job | {"status": "failed", "error": "cancelled", "changes": {}})
     text = webhooks.payload(job | {"status": "failed", "error": "cancelled", "changes": {}})["text"]
     assert text == f"numbersearch: the Number types sync failed: cancelled (job {job['job_id']})."
+    partial = job | {"status": "failed", "error": "1 of 3 countries failed: DE (HTTP 500)", "changes": {"changed": 2}}
+    assert webhooks.payload(partial)["text"].endswith("The countries that finished recorded 2 changes (2 changed).")
     assert webhooks.sign(b'{"a": 1}', "k") == "sha256=" + hmac.new(b"k", b'{"a": 1}', hashlib.sha256).hexdigest()
     assert webhooks.shown_url("https://u:p@hooks.example.com:8443/services/T/B/secret?token=x") == (
         "https://hooks.example.com:8443"
     )
+
+
+async def test_a_cancelled_job_and_one_no_runner_took_alert_too(receiver, sqlite_url) -> None:
+    import sqlalchemy as sa
+
+    from numbersearch import jobs
+    from numbersearch.config import get_settings
+    from numbersearch.db import make_engine
+    from numbersearch.models import JOBS
+
+    settings = get_settings(database_url=sqlite_url, webhook_url=receiver.url(), webhook_secret=SECRET)
+    engine = make_engine(sqlite_url)
+    cancelled = jobs.create_job("regulations", engine=engine, settings=settings)
+    jobs.cancel_job(cancelled["job_id"], engine=engine, settings=settings)
+    await poll(lambda: len(receiver.received) == 1, within=15)
+    body = json.loads(receiver.received[0]["body"])
+    assert (body["job_id"], body["status"], body["error"]) == (cancelled["job_id"], "failed", "cancelled")
+    assert receiver.received[0]["headers"]["X-Numbersearch-Signature"] == signature(receiver.received[0]["body"])
+
+    # A pending job nobody claimed goes stale; whoever marks it failed sends its alert, once.
+    waiting = jobs.create_job("number_types", engine=engine, settings=settings)
+    an_hour_ago = datetime.now(UTC) - timedelta(hours=1)
+    with engine.begin() as conn:
+        conn.execute(sa.update(JOBS).where(JOBS.c.job_id == waiting["job_id"]).values(created_at=an_hour_ago))
+    assert jobs.mark_stale_jobs(engine=engine, settings=settings) == [waiting["job_id"]]
+    assert jobs.mark_stale_jobs(engine=engine, settings=settings) == []
+    await poll(lambda: len(receiver.received) == 2, within=15)
+    assert webhooks.wait_for_deliveries(10) and len(receiver.received) == 2
+    stale = json.loads(receiver.received[1]["body"])
+    assert (stale["job_id"], stale["status"]) == (waiting["job_id"], "failed") and stale["error"]
+    engine.dispose()

@@ -112,6 +112,7 @@ EXAMPLE_JOB: dict[str, Any] = {
     "failures": [],
     "rows_written": 412,
     "rows_removed": 0,
+    "changes": {"added": 1, "removed": 0, "changed": 3},
 }
 EXAMPLE_FAILED_JOB: dict[str, Any] = EXAMPLE_JOB | {
     "status": "failed",
