@@ -443,7 +443,7 @@ def export_regulations_report(
 ) -> tuple[ExportReport, bytes | None]:
     """Write the workbook to `path` (or to bytes when `path` is None) and report rows and warnings; `have` (the
     documents held) adds a Readiness sheet."""
-    target = xlsx_path(path) if path is not None else None
+    target = xlsx_path(path, export_filename(countries, number_types, now)) if path is not None else None
     sheets, warnings = collect_sheets(
         countries, number_types, have=have, engine=engine, settings=settings, now=now, changes_since=changes_since
     )
@@ -494,6 +494,14 @@ def export_regulations_bytes(
     return content
 
 
-def export_filename(now: datetime | None = None) -> str:
-    """The dated default file name: numbersearch-regulations-YYYY-MM-DD.xlsx (UTC date)."""
-    return f"numbersearch-regulations-{(now or datetime.now(UTC)):%Y-%m-%d}.xlsx"
+def export_filename(
+    countries: str | Iterable[str] | None = None,
+    number_types: str | Iterable[str] | None = None,
+    now: datetime | None = None,
+) -> str:
+    """The default name, with the filters and the UTC date: `numbersearch-regulations-DE-mobile-2026-12-01.xlsx`."""
+    codes, types = normalize_countries(countries) or [], normalize_number_types(number_types) or []
+    parts = ["numbersearch-regulations", *codes, *(t.replace("_", "-") for t in types)]
+    if len(parts) > 12:  # a long filter list: the date and the first few keep the name readable
+        parts = [*parts[:11], f"and-{len(parts) - 11}-more"]
+    return f"{'-'.join(parts)}-{(now or datetime.now(UTC)):%Y-%m-%d}.xlsx"

@@ -316,18 +316,30 @@ def build_workbook(
 # ---------------------------------------------------------------- saving
 
 
-def xlsx_path(path: str | os.PathLike[str]) -> Path:
-    """The file to write: `.xlsx` added when there is no suffix; ExportError for another suffix or no folder."""
+def xlsx_path(path: str | os.PathLike[str], default_name: str = "workbook.xlsx") -> Path:
+    """The file to write: `default_name` inside a folder given, `.xlsx` added when there is no suffix;
+    ExportError (one line) for another suffix, a missing folder or a name the file system refuses."""
     target = Path(path).expanduser()
-    if target.suffix == "":
-        target = target.with_suffix(".xlsx")
-    if target.suffix.lower() != ".xlsx":
-        raise ExportError(f"cannot write {target}: the workbook is an .xlsx file, name it FILE.xlsx")
-    if target.is_dir():
-        raise ExportError(f"cannot write {target}: it is a folder")
-    if not target.parent.is_dir():
-        raise ExportError(f"cannot write {target}: folder {target.parent} does not exist")
+    try:
+        if target.is_dir():
+            target = target / default_name
+        if target.suffix == "":
+            target = target.with_suffix(".xlsx")
+        if target.suffix.lower() != ".xlsx":
+            raise ExportError(f"cannot write {target}: the workbook is an .xlsx file, name it FILE.xlsx")
+        if target.is_dir():
+            raise ExportError(f"cannot write {target}: it is a folder")
+        if not target.parent.is_dir():
+            raise ExportError(f"cannot write {target}: folder {target.parent} does not exist")
+    except OSError as exc:  # a name too long for the file system, say
+        raise ExportError(f"cannot write {shorten_path(target)}: {exc.strerror or exc}") from None
     return target
+
+
+def shorten_path(path: Path, limit: int = 120) -> str:
+    """A path for a one-line message: a very long one shortened in its middle."""
+    text = str(path)
+    return text if len(text) <= limit else f"{text[: limit // 2]}…{text[-limit // 2 :]}"
 
 
 def save_atomically(workbook: Any, target: Path) -> None:
@@ -337,7 +349,7 @@ def save_atomically(workbook: Any, target: Path) -> None:
         # Not mkstemp: its 0600 would make the workbook private; 0666 lets the user's umask decide, as for any file.
         handle = os.open(temp_name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
     except OSError as exc:
-        raise ExportError(f"cannot write {target}: {exc.strerror or exc}") from None
+        raise ExportError(f"cannot write {shorten_path(target)}: {exc.strerror or exc}") from None
     os.close(handle)
     try:
         workbook.save(temp_name)

@@ -402,7 +402,7 @@ async def test_api_export_download(full_db) -> None:
         assert response.headers["content-type"].startswith(workbook.XLSX_MEDIA_TYPE)
         today = datetime.now(UTC).strftime("%Y-%m-%d")
         assert response.headers["content-disposition"] == (
-            f'attachment; filename="numbersearch-regulations-{today}.xlsx"'
+            f'attachment; filename="numbersearch-regulations-DE-GB-{today}.xlsx"'  # the filters, in the name
         )
         wb = openpyxl.load_workbook(io.BytesIO(response.content))
         assert set(column(wb["Regulations"], "Twilio regulation ID")) == {
@@ -506,3 +506,31 @@ def test_print_layout_is_legible_with_headers_and_footers(exported) -> None:
         else:
             assert ws.page_setup.scale == workbook.MIN_SCALE
     assert workbook.print_scale(100) is None and workbook.print_scale(400) == 73
+
+
+def test_cli_export_into_a_folder_with_a_name_that_says_the_filters(full_db, tmp_path: Path) -> None:
+    from numbersearch.cli import main
+
+    url, _, _, _ = full_db
+    folder = tmp_path / "out"
+    folder.mkdir()
+    result = CliRunner().invoke(
+        main, ["export", "regulations", "-o", str(folder), "--country", "DE", "--type", "mobile", "--database-url", url]
+    )
+    assert result.exit_code == 0, result.output
+    written = list(folder.glob("*.xlsx"))
+    assert [p.name for p in written] == [f"numbersearch-regulations-DE-mobile-{datetime.now(UTC):%Y-%m-%d}.xlsx"]
+    assert not (tmp_path / "out.xlsx").exists()
+
+
+def test_cli_export_of_nothing_warns_and_a_too_long_name_is_one_line(full_db, tmp_path: Path) -> None:
+    from numbersearch.cli import main
+
+    url, _, _, _ = full_db
+    empty = CliRunner().invoke(main, ["export", "regulations", "-o", str(tmp_path / "aq.xlsx"), "--country", "AQ",
+                                      "--database-url", url])
+    assert empty.exit_code == 0 and "no regulation matches these filters" in empty.stderr
+    long_name = CliRunner().invoke(main, ["export", "regulations", "-o", str(tmp_path / ("x" * 300 + ".xlsx")),
+                                          "--database-url", url])
+    assert long_name.exit_code == 1 and long_name.stderr.count("\n") == 1 and "File name too long" in long_name.stderr
+    assert "Traceback" not in long_name.output

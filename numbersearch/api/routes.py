@@ -245,7 +245,7 @@ def export_regulations_workbook(
     return Response(
         content,
         media_type=XLSX_MEDIA_TYPE,
-        headers={"Content-Disposition": f'attachment; filename="{export_filename()}"'},
+        headers={"Content-Disposition": f'attachment; filename="{export_filename(country, number_type)}"'},
     )
 
 

@@ -77,7 +77,7 @@ def export_regulations_command(
 
     settings = load_settings(database_url)
     report, _ = export_regulations_report(
-        output or export_filename(),
+        output or export_filename(countries, number_types),
         countries,
         number_types,
         have=list(have) or None,
@@ -87,6 +87,8 @@ def export_regulations_command(
     out = make_console()
     out.print(f"Wrote {report.path}")
     out.print(", ".join(f"{name}: {count:,} rows" for name, count in report.rows.items()))
+    if not report.rows.get("Regulations"):
+        warn("no regulation matches these filters: the workbook holds no regulations")
     for warning in report.warnings:
         warn(warning)
 
