@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from .config import Settings
-from .db import resolve_engine
+from .db import read_engine
 from .errors import InputError
 from .models import CHANGES, ChangePublic
 from .query import Values, normalize_countries, read_rows
@@ -158,7 +158,7 @@ def list_changes(
 ) -> list[dict[str, Any]]:
     """Change records, JSON-ready (design.md §9), newest first; filters as `read_changes`."""
     found = read_changes(
-        since=since, country=country, job_id=job_id, resource=resource, engine=resolve_engine(engine, settings)
+        since=since, country=country, job_id=job_id, resource=resource, engine=read_engine(engine, settings)
     )
     return [change.model_dump(mode="json") for change in found]
 

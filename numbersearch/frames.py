@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from .config import Settings
-from .db import read_engine, resolve_engine
+from .db import read_engine
 from .documenttypes import describe_document, document_type_index
 from .errors import InputError
 from .models import COUNTRIES, PRICE_FIELDS, ChangePublic, CountryPublic, LibraryModel, RegulationPublic
@@ -394,7 +394,7 @@ def changes_df(
     from .changelog import filtered_statement
     from .changereport import describe, names_for
 
-    engine = resolve_engine(engine, settings)
+    engine = read_engine(engine, settings)
     rows = [
         ChangePublic.model_validate(row).model_dump()
         for row in read_rows(engine, filtered_statement(since, country, job_id, resource))

@@ -238,3 +238,16 @@ def test_the_demo_ends_with_what_changed(sqlite_url: str, tmp_path) -> None:
     assert report.rstrip().splitlines()[-1].startswith("  ")  # the report is the last thing printed
     assert "initial load" in out  # the first round had nothing to compare with
     assert "Changes: " in out  # the workbook has its Changes sheet
+
+
+def test_reading_changes_never_creates_a_database(tmp_path, monkeypatch) -> None:
+    import numbersearch as ns
+
+    missing = tmp_path / "elsewhere.db"
+    result = run("changes", "--database-url", f"sqlite:///{missing}")
+    assert result.exit_code == 4 and f"no database file at {missing}" in result.stderr
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{missing}")
+    for read in (ns.changes_df, ns.list_changes):
+        with pytest.raises(ns.DatabaseError, match="no database file at"):
+            read()
+    assert not missing.exists()
