@@ -7,6 +7,7 @@ from .board import Dashboard, dashboard
 from .catalogue import CountriesPanel, RegulationsPanel
 from .changes import ChangesPanel
 from .html import download_link_html
+from .readiness import CountryGuidePanel, ReadinessPanel
 from .search import SearchPanel
 from .sync import ApiJobs, KernelJobs, SyncPanel
 
@@ -14,8 +15,10 @@ __all__ = [
     "ApiJobs",
     "ChangesPanel",
     "CountriesPanel",
+    "CountryGuidePanel",
     "Dashboard",
     "KernelJobs",
+    "ReadinessPanel",
     "RegulationsPanel",
     "SearchPanel",
     "SyncPanel",

@@ -15,6 +15,7 @@ from .base import Panel, title
 from .catalogue import CountriesPanel, RegulationsPanel
 from .changes import ChangesPanel
 from .html import CSS, esc, message_html
+from .readiness import CountryGuidePanel, ReadinessPanel
 from .search import SearchPanel
 from .sync import SyncPanel
 
@@ -24,7 +25,15 @@ log = logging.getLogger(__name__)
 class Dashboard(widgets.VBox):
     """Every panel in tabs; finished syncs refresh the Countries and Regulations panels."""
 
-    TITLES = ("Sync Management", "Countries", "Regulations", "What changed", "Number search")
+    TITLES = (
+        "Sync Management",
+        "Countries",
+        "Regulations",
+        "Country guide",
+        "Readiness",
+        "What changed",
+        "Number search",
+    )
 
     def __init__(self, *, settings: Settings | None = None, engine: Engine | None = None) -> None:
         super().__init__()
@@ -41,7 +50,17 @@ class Dashboard(widgets.VBox):
         self.regulations = RegulationsPanel(settings=settings, engine=engine)
         self.search = SearchPanel(settings=settings, engine=engine)
         self.changes = ChangesPanel(settings=settings, engine=engine)
-        self.panels = [self.sync, self.countries, self.regulations, self.changes, self.search]
+        self.guide = CountryGuidePanel(settings=settings, engine=engine)
+        self.readiness = ReadinessPanel(settings=settings, engine=engine)
+        self.panels = [
+            self.sync,
+            self.countries,
+            self.regulations,
+            self.guide,
+            self.readiness,
+            self.changes,
+            self.search,
+        ]
         self.sync.on_job_finished(self._refresh_readers)
         self.tabs = widgets.Tab(children=self.panels, titles=self.TITLES)
         header = widgets.HTML(
@@ -55,6 +74,8 @@ class Dashboard(widgets.VBox):
         self.countries.reload()
         self.regulations.reload_options()
         self.changes.reload()
+        self.guide.reload_options()
+        self.readiness.reload_documents()
 
     def close(self) -> None:
         for panel in self.panels:

@@ -115,7 +115,8 @@ class CountriesPanel(Panel):
             return shown
         updated = shown["synced_at"].max()  # when a sync last saw them (last_updated: when Twilio changed one)
         self.summary.value = (
-            f'<b>{len(shown)} countries</b> <span class="ns-muted">synced {updated:%Y-%m-%d %H:%M} UTC</span>'
+            f'<b>{len(shown)} countries</b> <span class="ns-muted">synced {updated:%Y-%m-%d %H:%M} UTC · '
+            "each type's monthly price (Twilio Pricing) under its mark</span>"
         )
         self.chart.value = type_counts_html(shown)
         self.matrix.value = availability_html(shown)

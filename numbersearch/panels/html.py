@@ -11,6 +11,7 @@ from typing import Any
 import pandas as pd
 
 from ..frames import DOCUMENT_KIND, END_USER_KIND
+from ..models import PRICE_FIELDS
 from ..numbertypes import LABELS, NUMBER_TYPES, number_type_label
 from ..resources import label_of
 from ..shared import job_duration, parse_time
@@ -133,13 +134,23 @@ def jobs_table_html(job_list: Iterable[Mapping[str, Any]], now: datetime | None 
     return table_html(JOB_HEADERS, rows, css_class="ns-jobs", scroll=False)
 
 
+def _availability_cell(row: Any, number_type: str) -> str:
+    # ✓ where Twilio offers the type; its monthly price (from the read model's derived field) under the mark.
+    price = getattr(row, PRICE_FIELDS[number_type], None)
+    if price is None or price != price:  # None, or NaN where pandas filled a gap
+        shown = ""
+    else:
+        shown = f'<br><span class="ns-muted">{esc(price)} {esc(row.price_unit)}</span>'
+    if getattr(row, number_type):
+        return f'<td class="ns-yes">✓{shown}</td>'
+    return f'<td class="ns-no">·{shown}</td>'
+
+
 def availability_html(countries: pd.DataFrame) -> str:
-    """The countries × number types matrix as an HTML table with ✓ marks."""
+    """The countries × number types matrix as an HTML table with ✓ marks and each type's monthly price."""
     rows = []
     for row in countries.itertuples(index=False):
-        marks = "".join(
-            '<td class="ns-yes">✓</td>' if getattr(row, t) else '<td class="ns-no">·</td>' for t in NUMBER_TYPES
-        )
+        marks = "".join(_availability_cell(row, t) for t in NUMBER_TYPES)
         beta = "beta" if row.beta else ""
         rows.append(f"<tr><td>{esc(row.country_code)}</td><td>{esc(row.country)}</td><td>{beta}</td>{marks}</tr>")
     return table_html(["Code", "Country", "Beta", *(LABELS[t] for t in NUMBER_TYPES)], rows)
@@ -158,6 +169,11 @@ def type_counts_html(countries: pd.DataFrame) -> str:
     return f'<b>Countries offering each number type</b><table class="ns-table">{rows}</table>'
 
 
+def _text_or(value: Any, fallback: Any) -> Any:
+    """`value` when it is text, else `fallback` (a frame's missing cell reads back as NaN)."""
+    return value if isinstance(value, str) and value else fallback
+
+
 def _lines(value: Any) -> list[str]:
     return [line for line in str(value or "").split("\n") if line.strip()]
 
@@ -173,10 +189,13 @@ def _documents_html(doc_reqs: pd.DataFrame, docs: pd.DataFrame) -> str:
     items = []
     for req in doc_reqs.itertuples(index=False):
         options = docs[docs["requirement_name"] == req.requirement_name]
-        accepted = [
-            f"{opt.document}" + (f" (fields: {'; '.join(_lines(opt.fields))})" if opt.fields else "")
-            for opt in options.itertuples(index=False)
-        ]
+        # Each option by its document type's friendly name, with the fields the type needs (the regulation's
+        # own words where the frame has no document-type columns).
+        accepted = []
+        for opt in options.itertuples(index=False):
+            name = _text_or(getattr(opt, "document_name", None), opt.document)
+            fields = _text_or(getattr(opt, "document_fields", None), opt.fields)
+            accepted.append(f"{name}" + (f" (fields: {'; '.join(_lines(fields))})" if fields else ""))
         description = f' — <span class="ns-muted">{esc(req.description)}</span>' if req.description else ""
         items.append(f"<li><b>{esc(req.requirement)}</b>{description}{_bullets(accepted)}</li>")
     return f"<b>Supporting documents</b>: any one accepted document meets each requirement<ol>{''.join(items)}</ol>"
