@@ -175,9 +175,11 @@ def test_changes_df_holds_the_records_and_their_meaning(changed) -> None:
 def sheet_rows(content: bytes) -> tuple[str, list[dict[str, Any]]]:
     book = openpyxl.load_workbook(io.BytesIO(content))
     sheet = book["Changes"]
-    caption = sheet.cell(row=1, column=1).value
-    header = [cell.value for cell in sheet[2]]
-    rows = [dict(zip(header, values, strict=True)) for values in sheet.iter_rows(min_row=3, values_only=True)]
+    # Any notes first (a sandbox's data is flagged on every sheet), then the caption, then the column headers.
+    top = next(row for row in range(1, 10) if sheet.cell(row=row, column=1).value == "Recorded (UTC)")
+    caption = sheet.cell(row=top - 1, column=1).value
+    header = [cell.value for cell in sheet[top]]
+    rows = [dict(zip(header, values, strict=True)) for values in sheet.iter_rows(min_row=top + 1, values_only=True)]
     return caption, rows
 
 
