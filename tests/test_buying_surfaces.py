@@ -151,7 +151,7 @@ def test_cli_export_with_have(synced, tmp_path) -> None:
     workbook = openpyxl.load_workbook(path)
     assert workbook.sheetnames[-3:] == ["Prices", "Readiness", "About"]
     assert_priced_sheets(workbook, catalogue)
-    readiness = list(workbook["Readiness"].iter_rows(values_only=True))
+    _, readiness = table_rows(workbook["Readiness"])
     assert readiness[0][:4] == ("Country code", "Country", "Number type", "Ready")
     pairs = {(r["iso_country"], r["number_type"]) for r in catalogue.regulations
              if r["end_user_type"] == "business" and r["iso_country"] in KEEP}
@@ -160,17 +160,25 @@ def test_cli_export_with_have(synced, tmp_path) -> None:
     assert bad.exit_code == 2 and not (tmp_path / "no.xlsx").exists()
 
 
+def table_rows(sheet: Any) -> tuple[int, list[tuple[Any, ...]]]:
+    """(row number of the header, the header and data rows): any notes above the header are skipped (a sandbox's
+    data is flagged on every sheet)."""
+    rows = list(sheet.iter_rows(values_only=True))
+    top = next(i for i, row in enumerate(rows) if row[0] == "Country code")
+    return top + 1, rows[top:]
+
+
 def assert_priced_sheets(workbook: Any, catalogue: Any) -> None:
     """The Prices sheet holds every stored price; the Summary's price column each offered type's current price."""
-    rows = list(workbook["Prices"].iter_rows(values_only=True))
+    header_row, rows = table_rows(workbook["Prices"])
     assert rows[0] == ("Country code", "Country", "Number type", "Monthly price", "Base price", "Currency",
                        "Last updated (UTC)")
     expected = sum(len(catalogue.prices_for(c)["phone_number_prices"]) for c in catalogue.price_countries())
     assert len(rows) - 1 == expected
     us_local = next(r for r in rows if r[0] == "US" and r[2] == "Local")
     assert us_local[3] == pytest.approx(1.15) and us_local[5] == "USD"
-    assert workbook["Prices"]["D2"].number_format == "0.00##"
-    summary = list(workbook["Summary"].iter_rows(values_only=True))
+    assert workbook["Prices"][f"D{header_row + 1}"].number_format == "0.00##"
+    _, summary = table_rows(workbook["Summary"])
     header = summary[0]
     assert header[4:6] == ("Monthly price", "Currency")
     gb = {r[2]: r[4] for r in summary[1:] if r[0] == "GB"}
