@@ -224,3 +224,16 @@ def test_a_re_sync_records_only_the_price_that_changed(settings, engine, sandbox
     gb["phone_number_prices"][0] = gb["phone_number_prices"][0] | {"current_price": "1.25"}
     changed = asyncio.run(run_sync("prices", settings=settings, engine=engine))
     assert {kind: n for kind, n in changed["changes"].items() if n} == {"changed": 1}
+
+
+def test_a_stale_price_sync_is_warned_about_like_a_stale_regulations_sync() -> None:
+    from datetime import timedelta
+
+    from numbersearch.export import freshness_warnings
+
+    now = datetime(2030, 1, 1, tzinfo=UTC)
+    synced = {"number_types": now, "regulations": now, "prices": now - timedelta(days=45), "document_types": None}
+    warnings = freshness_warnings(synced, now)
+    assert len(warnings) == 2
+    assert "The prices data is 45 days old" in warnings[0] and "`numbersearch sync prices`" in warnings[0]
+    assert "No document types sync has completed" in warnings[1] and "sync document-types" in warnings[1]
