@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-from collections.abc import AsyncIterator, Callable, Collection
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -90,18 +89,6 @@ def describe_failure(exc: BaseException, settings: Settings | None) -> str:
     return shorten(scrub(message, settings), MAX_ERROR_CHARS)
 
 
-@contextlib.asynccontextmanager
-async def client_scope(settings: Settings, client: TwilioClient | None) -> AsyncIterator[TwilioClient]:
-    # A client handed in belongs to the caller (its semaphore may be shared); one we build, we close.
-    if client is not None:
-        yield client
-        return
-    from .client import TwilioClient
-
-    async with TwilioClient(settings) as own:
-        yield own
-
-
 # --- worker-thread work: rows built from Twilio's JSON, and their write ---
 
 
@@ -172,7 +159,9 @@ async def sync_resource(
     settings = settings or get_settings()
     engine = await asyncio.to_thread(resolve_engine, engine, settings)
     result = SyncResult(resource.name)
-    async with client_scope(settings, client) as twilio:
+    from .client import client_for  # httpx loads only when a sync runs
+
+    async with client_for(settings, client) as twilio:
         if resource.partitioned:
             # Whether this is an initial load is decided once, before any country lands in the table.
             initial = await asyncio.to_thread(store.is_empty, engine, resource.table)
