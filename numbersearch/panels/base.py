@@ -42,6 +42,16 @@ async def open_engine(engine: Engine | None, settings: Settings) -> Engine:
     return engine if engine is not None else await asyncio.to_thread(resolve_engine, None, settings)
 
 
+def control_row(*children: widgets.Widget) -> widgets.HBox:
+    """Controls side by side that wrap onto another line on a narrow screen instead of running off its edge."""
+    return widgets.HBox(list(children), layout=widgets.Layout(flex_flow="row wrap"))
+
+
+def refresh_button() -> widgets.Button:
+    """A Refresh button as wide as its label (in a row that wraps, a shrunk button would cut it short)."""
+    return widgets.Button(description="Refresh", icon="refresh", layout=widgets.Layout(width="auto", flex="0 0 auto"))
+
+
 def title(text: str) -> widgets.HTML:
     """A panel's heading, carrying the stylesheet so that a panel shown on its own is styled too."""
     return widgets.HTML(f'{CSS}<h3 style="margin:4px 0">{esc(text)}</h3>')

@@ -13,7 +13,7 @@ from .. import export, frames, query
 from ..config import Settings
 from ..numbertypes import LABELS, NUMBER_TYPES, REGULATION_TYPES, NumberType
 from ..resources import REGULATIONS_SYNC
-from .base import ANY, WIDE, Panel
+from .base import ANY, WIDE, Panel, control_row, refresh_button
 from .html import (
     availability_html,
     download_link_html,
@@ -69,7 +69,7 @@ class CountriesPanel(Panel):
         )
         # Find narrows what is loaded already, so it renders at once instead of reading the database.
         self.find.observe(lambda _change: self.guarded_call(self.show), names="value")
-        self.refresh_button = widgets.Button(description="Refresh", icon="refresh", layout=widgets.Layout(width="auto"))
+        self.refresh_button = refresh_button()
         self.summary = widgets.HTML()
         self.chart = widgets.HTML()
         self.matrix = widgets.HTML()
@@ -79,7 +79,7 @@ class CountriesPanel(Panel):
         self.refresh_button.on_click(lambda _b: self.reload())
         self.lay_out(
             "Countries",
-            [widgets.HBox([self.number_type, self.beta, self.find, self.refresh_button])],
+            [control_row(self.number_type, self.beta, self.find, self.refresh_button)],
             [self.summary, self.chart, self.matrix],
         )
         self.reload()
@@ -141,7 +141,7 @@ class RegulationsPanel(Panel):
         self.status = widgets.HTML()  # when synced, and whether the last sync failed
         self.lay_out(
             "Regulations",
-            [widgets.HBox([self.country, self.number_type])],
+            [control_row(self.country, self.number_type)],
             [self.status, self.download, self.details],
         )
         self.reload_options()

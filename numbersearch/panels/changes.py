@@ -13,7 +13,7 @@ from sqlalchemy.engine import Engine
 from ..changelog import change_resource_names, list_changes
 from ..changereport import SYMBOLS, Names, counts_phrase, group_by_country, names_for
 from ..config import Settings
-from .base import ANY, WIDE, Panel
+from .base import ANY, WIDE, Panel, control_row, refresh_button
 from .html import download_link_html, esc, message_html
 
 PERIODS = (("Last 7 days", 7), ("Last 30 days", 30), ("Last 90 days", 90), ("Since the first sync", 0))
@@ -63,7 +63,7 @@ class ChangesPanel(Panel):
             value=ANY,
             style=WIDE,
         )
-        self.refresh_button = widgets.Button(description="Refresh", icon="refresh", layout=widgets.Layout(width="auto"))
+        self.refresh_button = refresh_button()
         self.report = widgets.HTML()
         self.download = widgets.HTML()
         self.records: list[dict[str, Any]] = []
@@ -73,7 +73,7 @@ class ChangesPanel(Panel):
         self.refresh_button.on_click(lambda _b: self.reload())
         self.lay_out(
             "What changed",
-            [widgets.HBox([self.period, self.country, self.resource, self.refresh_button])],
+            [control_row(self.period, self.country, self.resource, self.refresh_button)],
             [self.download, self.report],
         )
         self.reload()

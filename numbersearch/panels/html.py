@@ -41,6 +41,8 @@ CSS = """<style>
 .ns-reg h4{margin:4px 0}.ns-reg ul,.ns-reg ol{margin:2px 0 6px 0}
 .ns-reg li,.ns-reg div{line-height:1.5}.ns-warning{color:#8a5300}
 .ns-more summary{cursor:pointer}.ns-more ul{margin:2px 0 2px 16px;padding:0}
+.jupyter-widgets.widget-tab > .lm-TabBar .lm-TabBar-content{flex-wrap:wrap}
+.jupyter-widgets.widget-tab > .lm-TabBar .lm-TabBar-tab{flex:0 0 auto;min-width:0}
 </style>"""
 
 

@@ -13,7 +13,7 @@ from .. import frames
 from ..config import Settings
 from ..numbertypes import LABELS, NUMBER_TYPES
 from ..search import DEFAULT_LIMIT, MAX_LIMIT, search_numbers
-from .base import WIDE, Panel
+from .base import WIDE, Panel, control_row
 from .catalogue import country_option_label
 from .html import CAPABILITIES, message_html, numbers_table_html
 
@@ -52,9 +52,9 @@ class SearchPanel(Panel):
             "Number search",
             [
                 widgets.HTML('<div class="ns-muted">Searches Twilio live for numbers you can buy now.</div>'),
-                widgets.HBox([self.country, self.number_type]),
-                widgets.HBox([self.area_code, self.contains, self.limit]),
-                widgets.HBox([widgets.Label("Must support:"), *self.capabilities.values(), self.search_button]),
+                control_row(self.country, self.number_type),
+                control_row(self.area_code, self.contains, self.limit),
+                control_row(widgets.Label("Must support:"), *self.capabilities.values(), self.search_button),
             ],
             [self.results],
         )

@@ -16,7 +16,7 @@ from ..config import Settings
 from ..errors import ConfigError, JobConflictError, JobEndedError, NumbersearchError
 from ..models import ACTIVE_STATUSES
 from ..resources import RESOURCES, resolve_resource
-from .base import Panel, loop_running, open_engine, panel_message
+from .base import Panel, control_row, loop_running, open_engine, panel_message
 from .html import esc, jobs_table_html, message_html, sync_label
 
 log = logging.getLogger(__name__)
@@ -171,7 +171,7 @@ class SyncPanel(Panel):
                 description=f"Sync {resource.label.title()}",
                 button_style="primary",
                 icon="refresh",
-                layout=widgets.Layout(width="auto"),
+                layout=widgets.Layout(width="auto", flex="0 0 auto"),
             )
             for resource in RESOURCES.values()
         }
@@ -194,7 +194,7 @@ class SyncPanel(Panel):
             "Sync Management",
             [
                 self.where,
-                widgets.HBox(list(self.buttons.values())),
+                control_row(*self.buttons.values()),
             ],
             [self.progress, widgets.HTML("<b>Recent jobs</b>"), self.jobs_html],
         )
