@@ -253,3 +253,19 @@ def test_schemathesis_finds_no_server_error_and_no_nonconforming_answer(server: 
                 # Nothing can be sent wrong (no parameters, or only free-form strings): positive runs still must.
                 assert mode is GenerationMode.NEGATIVE
     assert {"POST /api/v1/sync", "GET /api/v1/sync/{job_id}", "GET /health"} <= set(tested), tested
+
+
+def test_database_url_option_reaches_the_servers_processes(sqlite_url: str, tmp_path: Path) -> None:
+    from conftest import sandbox_catalogue, seed_database
+
+    from numbersearch.db import make_engine
+
+    engine = make_engine(sqlite_url)
+    seed_database(engine, sandbox_catalogue().countries, [])
+    engine.dispose()
+    wrong = tmp_path / "not-this-one.db"
+    # DATABASE_URL names another file; --database-url must win in the server and in its worker alike.
+    with run_server(f"sqlite:///{wrong}", tmp_path / "serve.log", "--database-url", sqlite_url) as server:
+        countries = httpx.get(f"{server.base_url}/api/v1/countries", timeout=10).json()["countries"]
+        assert len(countries) == len(sandbox_catalogue().countries)
+    assert not wrong.exists()

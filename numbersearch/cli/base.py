@@ -118,6 +118,24 @@ DATABASE_URL_OPTION = click.option(
 )
 
 
+def _export_database_url(_ctx: click.Context, _param: click.Parameter, value: str | None) -> None:
+    # A server's worker processes and kernels read the environment, so the URL goes there for all of them.
+    if value:
+        import os
+
+        os.environ["DATABASE_URL"] = value
+
+
+# For the servers: the URL reaches every process they start (HTTP workers, the job worker, Voila's kernels).
+SERVER_DATABASE_URL_OPTION = click.option(
+    "--database-url",
+    metavar="URL",
+    expose_value=False,
+    callback=_export_database_url,
+    help="SQLAlchemy database URL (overrides DATABASE_URL, for every process it starts).",
+)
+
+
 def load_settings(database_url: str | None, **overrides: Any) -> Settings:
     from ..config import get_settings
 

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from .base import main, make_console
+from .base import SERVER_DATABASE_URL_OPTION, main, make_console
 
 if TYPE_CHECKING:
     from ..sandbox import SandboxApp
@@ -209,6 +209,7 @@ def is_loopback(host: str) -> bool:
     help="HTTP worker processes (not job workers).",
 )
 @click.option("--no-worker", is_flag=True, help="Start no job worker beside the API (run `numbersearch worker`).")
+@SERVER_DATABASE_URL_OPTION
 def serve(host: str, port: int, http_workers: int, no_worker: bool) -> None:
     """Serve the HTTP API (OpenAPI at /schema), with a job worker beside it that runs the syncs it queues."""
     import logging
@@ -249,6 +250,7 @@ def serve(host: str, port: int, http_workers: int, no_worker: bool) -> None:
 )
 @click.option("--port", default=8866, show_default=True, type=click.IntRange(1, 65535), help="Port to serve on.")
 @click.option("--no-worker", is_flag=True, help="Start no job worker beside it (run `numbersearch worker`).")
+@SERVER_DATABASE_URL_OPTION
 def dashboard(host: str, port: int, no_worker: bool) -> None:
     """Serve the Voila dashboard (sync management, countries, regulations, live search), with a job worker."""
     from ..extras import require_extra
