@@ -385,8 +385,11 @@ async def test_the_api_only_queues_and_a_stopped_worker_ends_its_job(live_settin
         with running_worker(live_settings, engine):
             running = await poll_job(client, job_id, until=("in_progress",))
             assert running["runner"] == f"{socket.gethostname()}:{os.getpid()}" and not running["waiting_for_worker"]
-            assert running["source"] == {"api": live_settings.twilio_api_base_url, "numbers":
-                                         live_settings.twilio_numbers_base_url, "pricing": live_settings.twilio_pricing_base_url}
+            assert running["source"] == {
+                "api": live_settings.twilio_api_base_url,
+                "numbers": live_settings.twilio_numbers_base_url,
+                "pricing": live_settings.twilio_pricing_base_url,
+            }
         job = (await client.get(f"/api/v1/sync/{job_id}")).json()
     assert job["status"] == "failed" and job["error"] == "worker stopped"
     assert "lease_token" not in job and "scheduled_for" not in job
