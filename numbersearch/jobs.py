@@ -274,8 +274,8 @@ def cancel_job(job_id: str, *, engine: Engine | None = None, settings: Settings 
         raise JobEndedError(normalized, status, f"job {normalized} has already ended ({status}): nothing to cancel")
     log.warning("job %s cancelled", normalized)
     local = running.get(normalized)
-    if local is not None:
-        local.task.cancel()  # this process runs it: stop now rather than at the next beat
+    if local is not None:  # this process runs it: stop now rather than at the next beat (from any thread)
+        local.task.get_loop().call_soon_threadsafe(local.task.cancel)
     final = job_dict(read_row(engine, normalized) or row)
     webhooks.job_ended(final, settings, engine)
     return final
@@ -405,7 +405,7 @@ async def wait_for_job(
     """
     job_id = _normalize_job_id(job_id)
     local = running.get(job_id)
-    if local is not None:
+    if local is not None and local.task.get_loop() is asyncio.get_running_loop():  # not a worker thread's
         done, _ = await asyncio.wait({local.task}, timeout=timeout)
         if not done:
             raise TimeoutError(f"job {job_id} still running after {timeout}s")

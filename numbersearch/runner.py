@@ -157,7 +157,7 @@ async def _beating(lease: Lease, work: Awaitable[tuple[str, str | None]], interv
     finally:
         if not task.done():
             task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
+        await asyncio.gather(task, return_exceptions=True)  # its exception, if any, is the beat's news too
 
 
 async def _prepare_client(settings: Settings, client: TwilioClient | None) -> tuple[TwilioClient | None, str]:
