@@ -159,9 +159,9 @@ def summary_sheet(
         Column("Monthly price", "price"),
         Column("Currency"),
         Column("Regulations", "wrap"),
-        Column("End-user fields (one regulation)"),
-        Column("Supporting documents (one regulation)"),
-        Column("Accepted document options (one regulation)"),
+        Column("Fields per regulation"),
+        Column("Documents per regulation"),
+        Column("Options per regulation"),
     ]
     return Sheet("Summary", columns, rows, notes=tuple(notes))
 
@@ -197,7 +197,7 @@ def requirements_sheet(requirements: pd.DataFrame) -> Sheet:
         Column("Number type"),
         Column("Regulation"),
         Column("Kind"),
-        Column("Document set (every one needed)", "number"),
+        Column("Document set", "number"),
         Column("Requirement"),
         Column("Requirement ID"),
         Column("Description", "wrap"),

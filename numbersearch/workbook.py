@@ -18,7 +18,7 @@ import pandas as pd
 from .errors import ExportError
 
 EXCEL_MAX_ROWS = 1_048_576  # including the header row
-MAX_WRAP_WIDTH = 48  # characters: a wrapped column's widest
+MAX_WRAP_WIDTH = 40  # characters: a wrapped column's widest
 PRINTABLE_WIDTH = 150  # characters of 11 pt text across a landscape A4 page inside its margins
 MIN_SCALE = 73  # percent: 11 pt printed at 73 % is 8 pt
 EXCEL_MAX_CELL_CHARS = 32_767
@@ -174,6 +174,8 @@ class _Styles:
         scratch = workbook.create_sheet("_styles")
         self.header = self._make(scratch, font=Font(bold=True), fill=PatternFill("solid", fgColor="D9E1F2"))
         self.caption = self._make(scratch, font=Font(bold=True, size=12))
+        # A note above a sheet's headers: unwrapped, so it reads across the empty cells beside it.
+        self.note = self._make(scratch, font=Font(bold=True, color="9C0006"))
         self.text = self._make(scratch, alignment=top)
         self.quoted = self._make(scratch, alignment=top, quotePrefix=True)
         self.wrap = self._make(scratch, alignment=wrap)
@@ -232,7 +234,7 @@ def _write_sheet(workbook: Any, sheet: Sheet, styles: _Styles, layout: PrintLayo
     ws = workbook.create_sheet(safe_sheet_name(sheet.name))
     top = sheet.header_row
     for number, note in enumerate(sheet.notes, start=1):
-        ws.cell(row=number, column=1, value=clean_text(note))._style = copy(styles.warning)
+        ws.cell(row=number, column=1, value=clean_text(note))._style = copy(styles.note)
     if sheet.caption:
         ws.cell(row=top - 1, column=1, value=clean_text(sheet.caption))._style = copy(styles.caption)
     widths = [fit_width(c.header, (row[i] for row in sheet.rows)) for i, c in enumerate(sheet.columns)]

@@ -166,7 +166,7 @@ def test_every_regulation_and_requirement_is_in_the_workbook(exported) -> None:
         groups = regulation["requirements"].get("supporting_document") or []
         documents.setdefault((regulation["iso_country"], label), []).append(sum(len(g) for g in groups))
     shown = zip(column(summary, "Country code"), column(summary, "Number type"),
-                column(summary, "Supporting documents (one regulation)"), strict=True)
+                column(summary, "Documents per regulation"), strict=True)
     for code, label, span in shown:
         counts = documents.get((code, label))
         if counts:
