@@ -3,7 +3,8 @@
 Run: .venv/bin/python bench/bench_export.py [--regulations 2000]
 
 Each variant runs in its own process so peak RSS (ru_maxrss) belongs to it alone; time is measured without
-tracemalloc, then a second run measures the Python heap peak with tracemalloc. Target: under 5 s.
+tracemalloc, then a second run measures the Python heap peak with tracemalloc. Target (design.md §8): at most
+1.5 × the unformatted baseline's time; the script exits 1 above it.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import tracemalloc
 from datetime import UTC, datetime
 from pathlib import Path
 
-TARGET_SECONDS = 5.0
+TARGET_RATIO = 1.5
 
 
 def seed_database(url: str, count: int) -> None:
@@ -77,8 +78,10 @@ def run_baseline(url: str, out: Path) -> dict[str, float]:
     engine = make_engine(url)
     began = time.perf_counter()
     regulations = regulations_df(engine=engine).drop(columns="requirements")
-    regulations["last_updated"] = regulations["last_updated"].dt.tz_localize(None)
     requirements = requirements_df(engine=engine)
+    for frame in (regulations, requirements):  # Excel holds no time zone: every UTC column made naive
+        for column in frame.select_dtypes(include=["datetimetz"]).columns:
+            frame[column] = frame[column].dt.tz_localize(None)
     with pd.ExcelWriter(out, engine="openpyxl") as writer:
         regulations.to_excel(writer, sheet_name="Regulations", index=False)
         requirements.to_excel(writer, sheet_name="Requirements", index=False)
@@ -135,9 +138,9 @@ def main() -> int:
             f"{name:<44}{figures['rows']:>8.0f}{figures['seconds']:>9.2f}{figures['heap_peak_mib']:>15.1f}"
             f"{figures['max_rss_mib']:>13.1f}{figures['bytes'] / 1024:>10.0f}"
         )
-    verdict = "OK" if workbook["seconds"] < TARGET_SECONDS else "TOO SLOW"
     ratio = workbook["seconds"] / baseline["seconds"]
-    print(f"target < {TARGET_SECONDS:.0f} s: {verdict} ({workbook['seconds']:.2f} s, {ratio:.2f} × the baseline)")
+    verdict = "OK" if ratio <= TARGET_RATIO else "TOO SLOW"
+    print(f"target ≤ {TARGET_RATIO:g} × the baseline: {verdict} ({workbook['seconds']:.2f} s, {ratio:.2f} ×)")
     return 0 if verdict == "OK" else 1
 
 

@@ -6,7 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-SCRIPTS = ("bench_client.py", "bench_sync.py", "bench_upsert.py", "bench_export.py", "bench_api.py")
+SCRIPTS = ("bench_client.py", "bench_sync.py", "bench_prices.py", "bench_upsert.py", "bench_export.py", "bench_api.py")
 
 
 def main() -> int:

@@ -35,18 +35,20 @@ UPSERT_BATCH = 500
 
 Row = dict[str, Any]
 
-# Set by a job's runner (jobs.py): called first in every write transaction below, it raises when the runner no
-# longer holds its job (declared dead, cancelled), so that the transaction writes nothing (design.md §3, leases).
+# Set by a job's runner (jobs.py): called last in every write transaction below, before it commits, it raises when
+# the runner no longer holds its job (declared dead, cancelled), so that the transaction writes nothing (design.md
+# §3, leases). Last, not first: the transaction then holds its write locks already, so the check and the commit
+# are one, and no lock is taken any earlier than the data's own.
 write_fence: ContextVar[Callable[[Connection], None] | None] = ContextVar("write_fence", default=None)
 
 
 @contextlib.contextmanager
 def _transaction(engine: Engine) -> Iterator[Connection]:
     with engine.begin() as connection:
+        yield connection
         fence = write_fence.get()
         if fence is not None:
             fence(connection)
-        yield connection
 
 def _insert_for(conn: Connection, table: sa.Table) -> Any:
     dialect = conn.dialect.name

@@ -62,7 +62,7 @@ def test_settings_variables_match_design() -> None:
 
 
 def test_services_and_volume(compose: dict[str, Any]) -> None:
-    assert {"db", "api", "dashboard"} <= set(compose["services"])
+    assert {"db", "api", "dashboard", "worker"} <= set(compose["services"])
     assert "pgdata" in compose["volumes"]
 
 
@@ -79,6 +79,7 @@ def test_api_serves_on_all_interfaces_once_db_is_healthy(compose: dict[str, Any]
     command = command_of(api)
     assert command[:2] == ["numbersearch", "serve"]
     assert command[command.index("--host") + 1] == "0.0.0.0"
+    assert "--no-worker" in command, "the worker service runs the syncs"
     assert api["depends_on"]["db"]["condition"] == "service_healthy"
     assert any(str(p).endswith(":8000") for p in api["ports"])
 
@@ -89,17 +90,27 @@ def test_dashboard_runs_the_dashboard_command_through_the_api(compose: dict[str,
     assert command[:2] == ["numbersearch", "dashboard"]
     assert command[command.index("--host") + 1] == "0.0.0.0"
     assert command[command.index("--port") + 1] == "8866"
+    assert "--no-worker" in command, "the worker service runs the syncs"
     assert dashboard["depends_on"]["db"]["condition"] == "service_healthy"
     assert dashboard["environment"]["NUMBERSEARCH_API_URL"] == "http://api:8000"
 
 
-@pytest.mark.parametrize("name", ["db", "api", "dashboard"])
+def test_worker_runs_the_jobs_once_db_is_healthy(compose: dict[str, Any]) -> None:
+    worker = compose["services"]["worker"]
+    assert command_of(worker) == ["numbersearch", "worker"]
+    assert worker["depends_on"]["db"]["condition"] == "service_healthy"
+    assert worker["image"] == compose["services"]["api"]["image"]
+    assert "ports" not in worker, "it serves nothing"
+    assert worker["healthcheck"] == {"disable": True}, "the image's health check probes the API's port"
+
+
+@pytest.mark.parametrize("name", ["db", "api", "dashboard", "worker"])
 def test_every_service_reads_dotenv(compose: dict[str, Any], name: str) -> None:
     env_file = compose["services"][name]["env_file"]
     assert (env_file if isinstance(env_file, list) else [env_file]) == [".env"]
 
 
-@pytest.mark.parametrize("name", ["api", "dashboard"])
+@pytest.mark.parametrize("name", ["api", "dashboard", "worker"])
 def test_database_url_points_at_the_db_service(compose: dict[str, Any], env_example: dict[str, str], name: str) -> None:
     environment = compose["services"][name]["environment"]
     url = make_url(interpolate(environment["DATABASE_URL"], env_example))

@@ -4,6 +4,7 @@ serve with a request in flight, two API replicas and two workers on one database
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import signal
@@ -14,7 +15,6 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -57,7 +57,9 @@ class Proc:
     def __init__(self, args: list[str], log: Path, **env: str) -> None:
         self.log = log
         with log.open("wb") as sink:
-            self.process = subprocess.Popen([*CLI, *args], env=os.environ | env, stdout=sink, stderr=subprocess.STDOUT)
+            # A session of its own: its children (HTTP workers, the job worker) are killed with it below.
+            self.process = subprocess.Popen([*CLI, *args], env=os.environ | env, stdout=sink, stderr=subprocess.STDOUT,
+                                            start_new_session=True)
 
     @property
     def pid(self) -> int:
@@ -72,12 +74,13 @@ class Proc:
         return self.process.wait(timeout)
 
     def kill(self) -> None:
-        if self.process.poll() is None:
-            self.process.kill()
-            self.process.wait()
+        """SIGKILL it and whatever it started (the group outlives a parent that already exited)."""
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.pid, signal.SIGKILL)
+        self.process.wait()
 
 
-@contextmanager
+@contextlib.contextmanager
 def processes(*procs: Proc) -> Iterator[tuple[Proc, ...]]:
     try:
         yield procs
