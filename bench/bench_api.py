@@ -86,10 +86,21 @@ class Http:
 
     def __init__(self, port: int) -> None:
         self.port = port
-        self.idle: list[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = []
+        self.idle: list[tuple[asyncio.StreamReader, asyncio.StreamWriter, float]] = []
+
+    async def _connection(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        # A connection idle for seconds may have been closed by the server's keep-alive timeout (uvicorn's is 5 s):
+        # not reused, as no HTTP client would reuse it.
+        now = time.monotonic()
+        while self.idle:
+            reader, writer, since = self.idle.pop()
+            if now - since < 2.0 and not reader.at_eof():
+                return reader, writer
+            writer.close()
+        return await asyncio.open_connection("127.0.0.1", self.port)
 
     async def get(self, path: str) -> tuple[int, bytes]:
-        reader, writer = self.idle.pop() if self.idle else await asyncio.open_connection("127.0.0.1", self.port)
+        reader, writer = await self._connection()
         try:
             writer.write(f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".encode())
             head = await reader.readuntil(b"\r\n\r\n")
@@ -100,11 +111,11 @@ class Http:
         except BaseException:
             writer.close()
             raise
-        self.idle.append((reader, writer))
+        self.idle.append((reader, writer, time.monotonic()))
         return status, body
 
     def close(self) -> None:
-        for _, writer in self.idle:
+        for _, writer, _ in self.idle:
             writer.close()
 
 
@@ -115,6 +126,7 @@ class Phase:
     name: str
     latencies: list[float] = field(default_factory=list)
     errors: int = 0
+    why: dict[str, int] = field(default_factory=dict)  # what the errors were
     running: int = 0  # answers that showed a sync in progress
     cpu: float = 0.0
     wall: float = 0.0
@@ -123,6 +135,10 @@ class Phase:
     def quantile(self, q: float) -> float:
         ordered = sorted(self.latencies)
         return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else float("nan")
+
+    def fail(self, why: str) -> None:
+        self.errors += 1
+        self.why[why] = self.why.get(why, 0) + 1
 
     @property
     def cpu_per_request_us(self) -> float:
@@ -139,11 +155,11 @@ async def open_loop(port: int, path: Callable[[], str], phase: Phase, rate: floa
     async def one(due: float) -> None:
         try:
             status, body = await http.get(path())
-        except (OSError, asyncio.IncompleteReadError, ValueError, StopIteration):
-            phase.errors += 1
+        except (OSError, asyncio.IncompleteReadError, ValueError, StopIteration) as exc:
+            phase.fail(type(exc).__name__)
             return
         if status != 200:
-            phase.errors += 1
+            phase.fail(f"HTTP {status}")
             return
         phase.latencies.append(1000 * (loop.time() - due))
         if b'"status":"in_progress"' in body:
@@ -227,6 +243,9 @@ def report(dialect: str, phases: list[Phase], args: argparse.Namespace) -> bool:
     for p in phases:
         print(f"{p.name:<24}{len(p.latencies):>8}{p.errors:>7}{p.quantile(0.5):>8.2f}{p.quantile(0.9):>8.2f}"
               f"{p.quantile(0.99):>8.2f}{max(p.latencies, default=float('nan')):>8.2f}{p.cpu_per_request_us:>11.0f}")
+    for p in phases:
+        if p.errors:
+            print(f"errors in {p.name}: {p.why}")
     print(f"regulations syncs completed while loaded: {loaded.syncs}; answers showing one in progress: "
           f"{loaded.running} of {len(loaded.latencies)}")
     allowed = LOADED_VS_IDLE * max(idle.quantile(0.99), IDLE_FLOOR_MS)

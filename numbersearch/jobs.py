@@ -59,6 +59,8 @@ __all__ = [
     "job_model",
     "list_jobs",
     "mark_stale_jobs",
+    "normalize_job_id",
+    "peek_job",
     "read_job",
     "read_jobs",
     "run_job",
@@ -84,7 +86,8 @@ def job_dict(row: RowMapping | Mapping[str, Any]) -> dict[str, Any]:
     return job_model(row).model_dump(mode="json")
 
 
-def _normalize_job_id(job_id: str) -> str:
+def normalize_job_id(job_id: str) -> str:
+    """A job id as stored (a canonical UUID, any case accepted); InputError for anything else."""
     try:
         return str(uuid.UUID(str(job_id)))
     except ValueError:
@@ -220,12 +223,24 @@ def enqueue_sync(
 def read_job(job_id: str, *, engine: Engine | None = None, settings: Settings | None = None) -> JobPublic:
     """One job as its read model, the stale rule applied; InputError for an id that is not a UUID, NotFoundError
     for an unknown one."""
-    normalized = _normalize_job_id(job_id)
+    normalized = normalize_job_id(job_id)
     settings = settings or get_settings()
     row = _current_row(resolve_engine(engine, settings), normalized, settings)
     if row is None:
         raise NotFoundError(f"no sync job {normalized}")
     return job_model(row)
+
+
+def peek_job(job_id: str, *, engine: Engine, settings: Settings) -> JobPublic | None:
+    """read_job that never writes: the job, or None when the stale rule must mark it first (then call read_job).
+
+    For a caller that must not wait on a writer (the API's event loop): one read by key, nothing else.
+    """
+    normalized = normalize_job_id(job_id)
+    row = read_row(engine, normalized)
+    if row is None:
+        raise NotFoundError(f"no sync job {normalized}")
+    return None if is_stale(row, settings.job_stale_after) else job_model(row)
 
 
 def get_job(job_id: str, *, engine: Engine | None = None, settings: Settings | None = None) -> dict[str, Any]:
@@ -255,7 +270,7 @@ def list_jobs(
 def cancel_job(job_id: str, *, engine: Engine | None = None, settings: Settings | None = None) -> dict[str, Any]:
     """Cancel a pending or running job: it ends `failed` with "cancelled" now, and its runner stops at its next
     beat (every country it finished is kept). JobEndedError when the job had already ended."""
-    normalized = _normalize_job_id(job_id)
+    normalized = normalize_job_id(job_id)
     settings = settings or get_settings()
     engine = resolve_engine(engine, settings)
     row = _current_row(engine, normalized, settings)
@@ -300,7 +315,7 @@ async def run_job(
     """
     settings = settings or get_settings()
     engine = await asyncio.to_thread(resolve_engine, engine, settings)
-    job_id = _normalize_job_id(job_id)
+    job_id = normalize_job_id(job_id)
     lease = await asyncio.to_thread(claim_job, engine, job_id, settings)
     if lease is None:
         row = await asyncio.to_thread(read_row, engine, job_id)
@@ -403,7 +418,7 @@ async def wait_for_job(
 
     A job this process runs is awaited directly; any other is polled in the database.
     """
-    job_id = _normalize_job_id(job_id)
+    job_id = normalize_job_id(job_id)
     local = running.get(job_id)
     if local is not None and local.task.get_loop() is asyncio.get_running_loop():  # not a worker thread's
         done, _ = await asyncio.wait({local.task}, timeout=timeout)

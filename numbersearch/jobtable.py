@@ -47,9 +47,13 @@ def job_source(settings: Settings) -> dict[str, str]:
 # --- reading, and the stale rule ---
 
 
+# Built once: reading one job is the API's hottest path (every poll of GET /api/v1/sync/{id}).
+BY_ID = sa.select(JOBS).where(JOBS.c.job_id == sa.bindparam("job_id"))
+
+
 def read_row(engine: Engine, job_id: str) -> RowMapping | None:
     with one_statement(engine) as conn:
-        return conn.execute(sa.select(JOBS).where(JOBS.c.job_id == job_id)).mappings().first()
+        return conn.execute(BY_ID, {"job_id": job_id}).mappings().first()
 
 
 def last_sign(row: RowLike) -> datetime:

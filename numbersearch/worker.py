@@ -16,14 +16,14 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from . import jobs
+from . import jobs, webhooks
 from .config import Settings, get_settings
 from .db import one_statement, resolve_engine
 from .errors import DatabaseError, NumbersearchError
 from .jobtable import Lease, claim_next
 from .models import WORKERS, WorkerPublic, isoformat_z, utcnow
 from .resources import RESOURCES
-from .runner import heartbeat_interval, run_leased, running, track
+from .runner import heartbeat_interval, job_dict_of, run_leased, running, track
 from .schedule import ScheduleEntry, parse_schedule
 
 log = logging.getLogger(__name__)
@@ -215,13 +215,24 @@ class Worker:
         return final
 
     async def _stop_jobs(self) -> None:
-        mine = [job_id for job_id in running if job_id in self._tasks]
-        if not mine:
-            return
-        for job_id in mine:
-            running[job_id].cancel_reason = self.stop_reason
-            running[job_id].task.cancel()
-        await asyncio.gather(*(self._tasks[j] for j in mine if j in self._tasks), return_exceptions=True)
+        """End every job this worker runs `failed` with its stop reason."""
+        stopping = {job_id: running[job_id] for job_id in list(self._tasks) if job_id in running}
+        for entry in stopping.values():
+            entry.cancel_reason = self.stop_reason
+            entry.task.cancel()
+        await asyncio.gather(*(entry.task for entry in stopping.values()), return_exceptions=True)
+        for entry in stopping.values():
+            if entry.lease is not None:
+                # A job claimed a moment ago whose task was cancelled before its first step recorded nothing.
+                await asyncio.to_thread(self._finish_unstarted, entry.lease)
+
+    def _finish_unstarted(self, lease: Lease) -> None:
+        try:
+            if lease.finish("failed", self.stop_reason, {}):  # a no-op for a job its runner already ended
+                log.warning("job %s %s", lease.job_id, self.stop_reason)
+                webhooks.job_ended(job_dict_of(self.engine, lease.job_id), self.settings, self.engine)
+        except DatabaseError as exc:
+            log.warning("job %s %s, but the database refused to record it: %s", lease.job_id, self.stop_reason, exc)
 
     def stop(self, reason: str | None = None) -> None:
         """Stop working; running jobs end failed with `reason` (the worker's stop reason by default). Thread-safe."""

@@ -373,6 +373,21 @@ async def test_startup_marks_stale_jobs_failed(live_settings, engine) -> None:
             assert (await poll_job(client, response.json()["job_id"]))["status"] == "completed"
 
 
+async def test_a_job_read_by_id_is_the_library_s_answer_and_a_dead_one_is_failed(live_settings, engine) -> None:
+    async with AsyncTestClient(create_app(live_settings, engine)) as client:
+        assert (await client.get("/health")).status_code == 200  # the engine is open: reads take the fast path
+        done = insert_job(engine, "completed", heartbeat_age=5)
+        for _ in range(2):  # the first read may open the reader; both answer alike
+            assert (await client.get(f"/api/v1/sync/{done}")).json() == jobs.get_job(done, engine=engine)
+        dead = insert_job(engine, "in_progress", heartbeat_age=120)
+        answer = (await client.get(f"/api/v1/sync/{dead}")).json()
+        assert answer["status"] == "failed" and answer["error"].startswith("runner stopped responding")
+        assert answer["completed_at"] == answer["heartbeat_at"]
+        assert jobs.get_job(dead, engine=engine)["status"] == "failed", "marked so in the row too"
+        assert_error(await client.get(f"/api/v1/sync/{uuid.uuid4()}"), 404)
+        assert_error(await client.get("/api/v1/sync/not-a-uuid"), 400)
+
+
 async def test_the_api_only_queues_and_a_stopped_worker_ends_its_job(live_settings, engine, sandbox_server) -> None:
     sandbox_server.app.options.latency_ms = 200
     async with AsyncTestClient(create_app(live_settings, engine)) as client:

@@ -22,10 +22,11 @@ from numbersearch import jobs
 from numbersearch.cli import main
 from numbersearch.db import make_engine
 from numbersearch.errors import ConfigError
+from numbersearch.jobtable import claim_next
 from numbersearch.models import JOBS, utcnow
 from numbersearch.resources import RESOURCES
 from numbersearch.schedule import parse_schedule
-from numbersearch.worker import live_worker_count, read_workers, workers_overview
+from numbersearch.worker import Worker, live_worker_count, read_workers, workers_overview
 
 KEEP = {"DE", "FR", "GB", "US"}
 CLI = [sys.executable, "-m", "numbersearch"]
@@ -101,6 +102,17 @@ async def test_stopping_a_worker_ends_its_running_job_worker_stopped(settings, e
     with running_worker(settings, engine):
         job = jobs.create_job("regulations", engine=engine, settings=settings)
         await poll(lambda: jobs.get_job(job["job_id"], engine=engine, settings=settings)["status"] == "in_progress")
+    stopped = jobs.get_job(job["job_id"], engine=engine, settings=settings)
+    assert (stopped["status"], stopped["error"]) == ("failed", "worker stopped")
+
+
+async def test_a_job_claimed_just_as_its_worker_stops_still_ends_worker_stopped(settings, engine) -> None:
+    worker = Worker(settings, engine)
+    job = jobs.create_job("regulations", engine=engine, settings=settings)
+    lease = claim_next(engine, settings)
+    assert lease is not None and lease.job_id == job["job_id"]
+    worker._start(lease)
+    await worker._stop_jobs()  # its task is cancelled before it ever ran a step
     stopped = jobs.get_job(job["job_id"], engine=engine, settings=settings)
     assert (stopped["status"], stopped["error"]) == ("failed", "worker stopped")
 

@@ -80,7 +80,10 @@ async def lifespan(app: Litestar) -> AsyncIterator[None]:
     # Jobs run in workers, never here: the API only queues and reads them, so stopping it stops no sync.
     ctx: ApiContext = app.state.numbersearch
     await anyio.to_thread.run_sync(mark_stale_at_startup, ctx)
-    yield
+    try:
+        yield
+    finally:
+        await ctx.close()
 
 
 # --- OpenAPI ---

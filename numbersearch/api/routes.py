@@ -135,13 +135,20 @@ def list_sync_jobs(
     return JobList(jobs=jobs.read_jobs(limit, engine=ctx.engine(), settings=ctx.settings))
 
 
-@get("/sync/{job_id:str}", sync_to_thread=True, summary="One sync job", tags=["sync"],
-     responses=error_responses(404))
-def get_sync_job(
+def read_job_by_id(ctx: ApiContext, job_id: str) -> JobPublic:
+    return jobs.read_job(job_id, engine=ctx.engine(), settings=ctx.settings)
+
+
+@get("/sync/{job_id:str}", summary="One sync job", tags=["sync"], responses=error_responses(404))
+async def get_sync_job(
     ctx: Context,
     job_id: str = Parameter(description="The job's UUID", schema_extra={"format": "uuid"}),
 ) -> JobPublic:
-    return jobs.read_job(job_id, engine=ctx.engine(), settings=ctx.settings)
+    # Clients poll this: it is read on the event loop (api/fastread.py), or, before the engine is open and for a
+    # job the stale rule must mark first (a write), in a worker thread.
+    reader = ctx.job_reader()
+    found = await reader.read(job_id) if reader is not None else None
+    return found if found is not None else await anyio.to_thread.run_sync(read_job_by_id, ctx, job_id)
 
 
 @delete(

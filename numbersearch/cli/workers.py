@@ -32,7 +32,10 @@ def _log_jobs() -> None:
 @DATABASE_URL_OPTION
 @click.option("--stop-reason", default="worker stopped", hidden=True, help="The error of jobs stopped by SIGTERM.")
 @click.option("--parent-pid", type=int, default=None, hidden=True, help="Stop when this process is gone.")
-def worker_command(once: bool, database_url: str | None, stop_reason: str, parent_pid: int | None) -> None:
+@click.option("--nice", "niceness", type=click.IntRange(0, 19), default=0, hidden=True, help="Lower its priority.")
+def worker_command(
+    once: bool, database_url: str | None, stop_reason: str, parent_pid: int | None, niceness: int
+) -> None:
     """Claim pending sync jobs and run them; start the syncs NUMBERSEARCH_SCHEDULE names.
 
     Any number of workers may share one PostgreSQL database: each job runs exactly once. SIGTERM or Ctrl-C ends
@@ -44,6 +47,8 @@ def worker_command(once: bool, database_url: str | None, stop_reason: str, paren
 
     settings = load_settings(database_url)
     worker = Worker(settings, once=once, stop_reason=stop_reason, parent_pid=parent_pid)  # a bad schedule: 1 line
+    if niceness:
+        os.nice(niceness)
     _log_jobs()
 
     async def work() -> int:
@@ -101,13 +106,18 @@ def workers_command(as_json: bool, database_url: str | None) -> None:
 # --- the job worker beside a server ---
 
 
+# The niceness of the job worker beside a server: on a busy machine the requests it serves come first, and a sync,
+# whose time is mostly Twilio's, waits a little instead.
+SERVER_WORKER_NICENESS = 19
+
+
 def start_job_worker(stop_reason: str, env: Mapping[str, str] | None = None) -> subprocess.Popen[bytes]:
     """`numbersearch worker` as a child of this process; it stops by itself when this process is gone.
 
     Its own process, not a thread: a sync's CPU work never competes with requests for one interpreter lock.
     """
     command = [sys.executable, "-m", "numbersearch", "worker", "--stop-reason", stop_reason,
-               "--parent-pid", str(os.getpid())]
+               "--parent-pid", str(os.getpid()), "--nice", str(SERVER_WORKER_NICENESS)]
     return subprocess.Popen(command, env=dict(env) if env is not None else None)
 
 
