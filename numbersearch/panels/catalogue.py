@@ -198,10 +198,12 @@ class RegulationsPanel(Panel):
             (country_option_label(name, code), code)
             for name, code in zip(firsts["country"], firsts["iso_country"], strict=True)
         )
-        current = self.country.value
-        with self.country.hold_trait_notifications():
-            self.country.options = [("All countries", ANY), *countries]
-            self.country.value = current if current in {code for _label, code in countries} else ANY
+        options = [("All countries", ANY), *countries]
+        if options != list(self.country.options):  # unchanged: leave the viewer's choice alone (it may be in flight)
+            current = self.country.value
+            with self.country.hold_trait_notifications():
+                self.country.options = options
+                self.country.value = current if current in {code for _label, code in countries} else ANY
         self.reload()  # named: replaces any load the options change set off
 
     async def load(self) -> None:

@@ -148,10 +148,14 @@ class CountryGuidePanel(Panel):
 
     async def load_options(self) -> None:
         engine = await self.engine()
-        options = await asyncio.to_thread(self._options, engine)
+        options = [("Pick a country", ANY), *await asyncio.to_thread(self._options, engine)]
+        if options == list(self.country.options):
+            # Nothing to change (a sync that brought no new country): leave the viewer's choice alone, since
+            # resetting the options could race a choice the browser is sending right now.
+            return
         current = self.country.value
         with self.country.hold_trait_notifications():
-            self.country.options = [("Pick a country", ANY), *options]
+            self.country.options = options
             self.country.value = current if current in {code for _label, code in options} else ANY
         self.reload()
 
