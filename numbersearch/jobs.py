@@ -287,7 +287,7 @@ def cancel_job(job_id: str, *, engine: Engine | None = None, settings: Settings 
         ended = read_row(engine, normalized)
         status = ended["status"] if ended is not None else row["status"]
         raise JobEndedError(normalized, status, f"job {normalized} has already ended ({status}): nothing to cancel")
-    log.warning("job %s cancelled", normalized)
+    log.info("job %s cancelled", normalized)
     local = running.get(normalized)
     if local is not None:  # this process runs it: stop now rather than at the next beat (from any thread)
         local.task.get_loop().call_soon_threadsafe(local.task.cancel)

@@ -225,6 +225,27 @@ def test_workers_lists_the_live_workers_and_the_next_runs(settings, engine, monk
     assert worker.worker_id in table.output and "0 3 * * 1" in table.output
 
 
+# --- numbersearch job --cancel ---
+
+
+def test_job_cancel_exits_0_then_1_once_the_job_has_ended(settings, engine) -> None:
+    job = jobs.create_job("regulations", engine=engine, settings=settings)
+    url = settings.database_url
+    first = CliRunner().invoke(main, ["job", job["job_id"][:8], "--cancel", "--json", "--database-url", url])
+    assert first.exit_code == 0, first.output
+    body = json.loads(first.stdout)
+    assert (body["job_id"], body["status"], body["error"]) == (job["job_id"], "failed", "cancelled")
+    again = CliRunner().invoke(main, ["job", job["job_id"], "--cancel", "--database-url", url])
+    assert again.exit_code == 1 and "already ended" in again.output
+    assert len([line for line in again.output.splitlines() if line.strip()]) == 1
+
+
+def test_worker_without_its_database_is_one_line_and_exit_4(tmp_path: Path) -> None:
+    result = CliRunner().invoke(main, ["worker", "--once", "--database-url", f"sqlite:///{tmp_path}/no/such/x.db"])
+    assert result.exit_code == 4, result.output
+    assert len([line for line in result.output.splitlines() if line.strip()]) == 1 and "Traceback" not in result.output
+
+
 # --- numbersearch worker --once ---
 
 
