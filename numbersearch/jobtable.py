@@ -24,6 +24,8 @@ log = logging.getLogger("numbersearch.jobs")
 
 RowLike = RowMapping | Mapping[str, Any]
 
+IDLE_TIMEOUT_SET = "numbersearch_idle_timeout"  # marks a PostgreSQL connection the fence has configured
+
 # How many pending jobs a SQLite claim tries, oldest first, before it waits for the next poll.
 SQLITE_CLAIM_CANDIDATES = 8
 
@@ -160,21 +162,25 @@ class Lease:
         return True
 
     def fence(self, conn: Connection) -> None:
-        """First statement of each data transaction (store.write_fence): the lease must still hold.
+        """Last statement of each data transaction (store.write_fence): the lease must still hold, or it rolls back.
 
-        On PostgreSQL the job row is share-locked until the data commits, so a cancel or a stale marking waits for
-        it and the data never lands after the job ended; a runner paused inside the transaction loses it after the
-        stale time (idle_in_transaction_session_timeout), so its locks never hold up its successor for longer. On
-        SQLite the check is an update, which takes the write lock at once: the transaction then sees the latest job.
+        By then the transaction holds its write locks, so the check and the commit are one. On PostgreSQL the job
+        row is locked (FOR UPDATE, not a new row version: readers poll that row) until the data commits: a cancel
+        or a stale marking that came first is seen, one that comes later waits for the commit. On SQLite the
+        transaction that wrote anything holds the database's one write lock already, so a read is enough. Either
+        way no data lands after its job ended. Each PostgreSQL connection is also told, once, to end a
+        transaction left idle for the stale time, so that a runner paused inside one (stopped, swapped out) never
+        holds its locks against its successor for longer.
         """
+        held = sa.select(JOBS.c.job_id).where(self._held())
         if conn.dialect.name == "postgresql":
-            timeout_ms = max(1000, int(self.stale_after * 1000))
-            conn.execute(sa.text(f"SET LOCAL idle_in_transaction_session_timeout = {timeout_ms}"))
-            held = conn.execute(sa.select(JOBS.c.job_id).where(self._held()).with_for_update(read=True)).first()
-            owned = held is not None
-        else:
-            owned = bool(conn.execute(sa.update(JOBS).where(self._held()).values(heartbeat_at=utcnow())).rowcount)
-        if not owned:
+            record = conn.connection.info  # the pooled connection's, for as long as it lives
+            if not record.get(IDLE_TIMEOUT_SET):
+                timeout_ms = max(1000, int(self.stale_after * 1000))
+                conn.execute(sa.text(f"SET idle_in_transaction_session_timeout = {timeout_ms}"))
+                record[IDLE_TIMEOUT_SET] = True
+            held = held.with_for_update()
+        if conn.execute(held).first() is None:
             raise self.lost()
         self.last_written = time.monotonic()
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import socket
@@ -19,7 +20,7 @@ from sqlalchemy.engine import Engine
 from . import jobs, webhooks
 from .config import Settings, get_settings
 from .db import one_statement, resolve_engine
-from .errors import DatabaseError, NumbersearchError
+from .errors import DatabaseError, NumbersearchError, SchemaError
 from .jobtable import Lease, claim_next
 from .models import WORKERS, WorkerPublic, isoformat_z, utcnow
 from .resources import RESOURCES
@@ -126,8 +127,8 @@ class Worker:
         """Work until stopped (or, with `once`, after one job); 0, or 1 when the one job of `once` failed."""
         self._loop = asyncio.get_running_loop()
         self._stopping = asyncio.Event()
-        await asyncio.to_thread(lambda: self.engine)  # opening may create or upgrade the schema
-        await asyncio.to_thread(self._register)
+        if not await self._open():
+            return 0  # stopped before the database ever answered
         self.ready.set()
         now = self.clock()
         self._due = {i: entry.next_run(now) for i, entry in enumerate(self.schedule)}
@@ -139,6 +140,33 @@ class Worker:
             await asyncio.to_thread(self._deregister)
             log.info("worker %s stopped", self.worker_id)
         return 1 if any(o.get("status") != "completed" for o in self.outcomes) else 0
+
+    async def _open(self) -> bool:
+        """Open the database (which may create or upgrade the schema) and register; False when stopped first.
+
+        A worker started before its database is up (a server booting, a container) waits for it, saying so
+        once; `once` and a schema this code cannot use give up at once (DatabaseError, SchemaError).
+        """
+        assert self._stopping is not None
+        delay = 0.5
+        while True:
+            try:
+                await asyncio.to_thread(lambda: self.engine)
+                await asyncio.to_thread(self._register)
+            except SchemaError:
+                raise
+            except DatabaseError as exc:
+                if self.once:
+                    raise
+                self._lost_database(exc)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._stopping.wait(), delay)
+                if self._stopping.is_set():
+                    return False
+                delay = min(delay * 2, MOST_BACKOFF)
+                continue
+            self._recovered()
+            return True
 
     async def _work(self) -> None:
         assert self._stopping is not None

@@ -210,3 +210,20 @@ def test_a_worker_outlives_the_database_and_works_on_once_it_is_back(
     out = worker.output()
     assert out.count("the database does not answer") == 1 and "Traceback" not in out, out
     engine.dispose()
+
+
+def test_a_worker_started_before_its_database_waits_for_it(cluster: Cluster, slow_env: str, tmp_path: Path) -> None:
+    url = cluster.new_database()
+    cluster.stop()
+    try:
+        with Proc(["worker", "--database-url", url], tmp_path / "worker.log") as worker:
+            wait_for(lambda: "the database does not answer" in worker.output(), within=30)
+            cluster.start()
+            engine = make_engine(url)
+            wait_for(lambda: live_worker_count(engine, get_settings(database_url=url)) == 1, within=30)
+            engine.dispose()
+            assert worker.process.poll() is None
+    finally:
+        if not (cluster.data / "postmaster.pid").exists():
+            cluster.start()
+    assert "Traceback" not in worker.output()

@@ -12,7 +12,7 @@ from typing import Any
 import click
 from rich.text import Text
 
-from .base import DATABASE_URL_OPTION, load_settings, main, make_console, print_plainly, table_console
+from .base import DATABASE_URL_OPTION, load_settings, main, make_console, print_plainly, read_database, table_console
 
 # How long a server waits for its job worker to end its jobs after passing SIGTERM on.
 WORKER_STOP_TIMEOUT = 10.0
@@ -90,11 +90,9 @@ def _short(value: str | None) -> str:
 @DATABASE_URL_OPTION
 def workers_command(as_json: bool, database_url: str | None) -> None:
     """Show the live workers and the next run of each NUMBERSEARCH_SCHEDULE entry."""
-    from ..db import get_engine
     from ..worker import workers_overview
 
-    settings = load_settings(database_url)
-    overview = workers_overview(engine=get_engine(settings), settings=settings)
+    overview = read_database(database_url, workers_overview)
     if print_plainly(overview, as_json):
         return
     for table in _tabulate_workers(overview):
